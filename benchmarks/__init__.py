@@ -1,0 +1,1 @@
+"""Side-by-side ratio benchmarks of kerasext against Keras built-ins (`make bench`)."""

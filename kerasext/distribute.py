@@ -1,0 +1,1 @@
+"""kerasext.distribute: Keras 3 under MultiWorkerMirroredStrategy."""

@@ -1,0 +1,1 @@
+"""kerasext.model_selection: k-fold cross-validation of Keras models."""

@@ -1,0 +1,779 @@
+"""The conformance harness every public kerasext component runs through.
+
+Modelled on keras-hub's `run_layer_test` / `run_model_saving_test` /
+`run_precision_test`. One helper per kind of component:
+
+- `run_layer_test(cls, init_kwargs, input_data, ...)`
+- `run_model_test(cls, init_kwargs, input_data, ...)`
+- `run_metric_test(cls, init_kwargs, y_true, y_pred, ...)`
+- `run_callback_test(cls, init_kwargs, ...)`
+- `run_training_step_test(cls, init_kwargs, model_fn, x, y, ...)`
+
+Each checks, as far as the kind of component allows:
+
+1. config: every constructor argument is kept under its own name in
+   `get_config()` (and as an attribute), the config is JSON-serialisable, and
+   `from_config(get_config())` gives an equal config;
+2. saving: a `.keras` file written by `model.save` loads with
+   `keras.saving.load_model(path)` (default `safe_mode=True`, no
+   `custom_objects`) and gives identical outputs (or metric results); no
+   `keras.layers.Lambda` anywhere;
+3. mixed precision: under `mixed_float16` and `mixed_bfloat16` outputs come in
+   the compute dtype (final model outputs float32), variables stay float32;
+4. XLA: one fit step with `jit_compile=True`;
+5. tf.distribute: one fit step under `MirroredStrategy` over two logical CPU
+   devices (configured in `conftest.py`);
+6. `copy.deepcopy` (keras-tuner deep-copies callbacks every trial).
+
+Failures raise `AssertionError` with a message naming the component and the
+check, so a broken component cannot pass silently (see
+`tests/test_conformance.py`).
+"""
+
+import copy
+import functools
+import json
+import os
+import tempfile
+
+import keras
+import numpy as np
+import tensorflow as tf
+from keras import ops
+
+MIXED_POLICIES = ("mixed_float16", "mixed_bfloat16")
+
+
+# --------------------------------------------------------------------------- utilities
+
+
+@keras.saving.register_keras_serializable(package="kerasext_tests")
+class ZeroLoss(keras.losses.Loss):
+    """A loss of zero, so that a model can be compiled only to evaluate metrics."""
+
+    def call(self, y_true, y_pred):
+        return ops.zeros(ops.shape(y_pred)[:1], dtype=self.dtype)
+
+
+@functools.cache
+def mirrored_strategy():
+    """A MirroredStrategy over the two logical CPU devices made in conftest.py.
+
+    One instance serves the whole process: two MirroredStrategy objects in one
+    process can hand out the same collective instance keys, and their
+    all-reduces then collide ("Shape mismatch in the collective instance").
+    """
+    devices = tf.config.list_logical_devices("CPU")
+    assert len(devices) >= 2, (
+        "conftest.py must configure two logical CPU devices before TensorFlow "
+        f"initialises; found {[d.name for d in devices]}"
+    )
+    return tf.distribute.MirroredStrategy([d.name for d in devices[:2]])
+
+
+def _normalize(value):
+    """Brings a value to the form it takes after a JSON round trip."""
+    if isinstance(value, dict):
+        return {k: _normalize(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_normalize(v) for v in value]
+    if isinstance(value, np.generic):
+        return value.item()
+    if hasattr(value, "get_config") and not isinstance(value, type):
+        return _normalize(keras.saving.serialize_keras_object(value))
+    return value
+
+
+def _to_numpy(structure):
+    return keras.tree.map_structure(lambda t: np.asarray(ops.convert_to_numpy(t)), structure)
+
+
+def assert_allclose_structure(actual, expected, *, rtol=1e-6, atol=1e-6, what="outputs"):
+    actual = _to_numpy(actual)
+    expected = _to_numpy(expected)
+    keras.tree.assert_same_structure(actual, expected)
+    for a, e in zip(keras.tree.flatten(actual), keras.tree.flatten(expected)):
+        np.testing.assert_allclose(
+            a.astype("float64") if a.dtype.kind in "fc" else a,
+            e.astype("float64") if e.dtype.kind in "fc" else e,
+            rtol=rtol,
+            atol=atol,
+            err_msg=f"{what} differ",
+            equal_nan=True,
+        )
+
+
+def _fail(component, check, message):
+    raise AssertionError(f"{component}: {check} check failed: {message}")
+
+
+def _name(cls):
+    return getattr(cls, "__name__", str(cls))
+
+
+def _tmp_path(filename):
+    return os.path.join(tempfile.mkdtemp(prefix="kerasext-conformance-"), filename)
+
+
+def _assert_no_lambda(model, component):
+    for layer in model._flatten_layers(include_self=True, recursive=True):
+        if isinstance(layer, keras.layers.Lambda):
+            _fail(
+                component,
+                "saving",
+                f"contains a keras.layers.Lambda ({layer.name}); Lambda layers do not load "
+                "with safe_mode=True. Write a registered layer instead.",
+            )
+
+
+def _assert_keeps_arguments(component, instance, init_kwargs, config):
+    for key, value in init_kwargs.items():
+        if key in ("name", "dtype"):
+            continue
+        if key not in config:
+            _fail(
+                component,
+                "config",
+                f"get_config() drops the constructor argument `{key}` "
+                f"(received keys: {sorted(config)})",
+            )
+        if _normalize(config[key]) != _normalize(value):
+            _fail(
+                component,
+                "config",
+                f"get_config()[{key!r}] is {config[key]!r}, but the constructor received {value!r}",
+            )
+        if not hasattr(instance, key):
+            _fail(component, "config", f"the argument `{key}` is not kept as an attribute")
+
+
+def check_config_round_trip(cls, instance, init_kwargs):
+    """Arguments kept, JSON-safe, and `from_config(get_config())` equal."""
+    component = _name(cls)
+    config = instance.get_config()
+    _assert_keeps_arguments(component, instance, init_kwargs, config)
+    try:
+        json.dumps(config)
+    except TypeError as error:
+        _fail(component, "config", f"get_config() is not JSON-serialisable: {error}")
+    revived = cls.from_config(copy.deepcopy(config))
+    revived_config = revived.get_config()
+    if _normalize(revived_config) != _normalize(config):
+        _fail(
+            component,
+            "config",
+            f"from_config(get_config()) changes the config:\n{config}\n!=\n{revived_config}",
+        )
+    return revived
+
+
+def _symbolic_inputs(input_data):
+    return keras.tree.map_structure(
+        lambda a: keras.Input(shape=np.shape(a)[1:], dtype=str(np.asarray(a).dtype)), input_data
+    )
+
+
+def _is_float(tensor):
+    return "float" in str(keras.backend.standardize_dtype(tensor.dtype))
+
+
+def _zeros_target(outputs):
+    return keras.tree.map_structure(
+        lambda t: np.zeros(np.shape(t), dtype="float32"), _to_numpy(outputs)
+    )
+
+
+def _fit_one_step(model, x, y, *, jit_compile=False, loss="mse", optimizer="sgd", **compile_kw):
+    model.compile(optimizer=optimizer, loss=loss, jit_compile=jit_compile, **compile_kw)
+    batch_size = len(keras.tree.flatten(x)[0])
+    history = model.fit(x, y, epochs=1, batch_size=batch_size, verbose=0, shuffle=False)
+    return history.history
+
+
+def _assert_finite_history(component, check, history):
+    for key, values in history.items():
+        if not np.all(np.isfinite(values)):
+            _fail(component, check, f"{key} is not finite: {values}")
+
+
+def _assert_float32_variables(component, check, variables):
+    for variable in variables:
+        dtype = keras.backend.standardize_dtype(variable.dtype)
+        if "float" in dtype and dtype != "float32":
+            _fail(component, check, f"variable {variable.path} is {dtype}, expected float32")
+
+
+def _check_saving(component, model, input_data, *, rtol, atol):
+    _assert_no_lambda(model, component)
+    expected = model(input_data, training=False)
+    path = _tmp_path("model.keras")
+    model.save(path)
+    try:
+        loaded = keras.saving.load_model(path)  # safe_mode=True, no custom_objects
+    except Exception as error:  # noqa: BLE001 - the message is what matters here
+        _fail(component, "saving", f"load_model(safe_mode=True) failed: {error!r}")
+    actual = loaded(input_data, training=False)
+    assert_allclose_structure(actual, expected, rtol=rtol, atol=atol, what=f"{component} reloaded")
+    return loaded
+
+
+# --------------------------------------------------------------------------- layers
+
+
+def run_layer_test(
+    layer_cls,
+    init_kwargs,
+    input_data,
+    *,
+    expected_output_shape=None,
+    call_kwargs=None,
+    run_config=True,
+    run_saving=True,
+    run_mixed_precision=True,
+    mixed_precision_output_dtype=None,
+    run_jit=True,
+    run_distributed=True,
+    run_deepcopy=True,
+    rtol=1e-5,
+    atol=1e-5,
+):
+    """Runs a layer through every conformance check.
+
+    Args:
+        layer_cls: the layer class.
+        init_kwargs: constructor arguments.
+        input_data: a NumPy array (or list / dict of arrays) with a batch axis.
+        expected_output_shape: the shape (or structure of shapes) of the output.
+        call_kwargs: extra keyword arguments for `call`.
+        mixed_precision_output_dtype: the output dtype expected under a mixed
+            policy; `None` means the policy's compute dtype.
+    """
+    component = _name(layer_cls)
+    call_kwargs = call_kwargs or {}
+
+    def functional(layer):
+        inputs = _symbolic_inputs(input_data)
+        return keras.Model(inputs, layer(inputs, **call_kwargs))
+
+    layer = layer_cls(**init_kwargs)
+    model = functional(layer)
+    outputs = model(input_data, training=False)
+    if not layer.built:
+        _fail(component, "build", "the layer is not built after being called")
+    if expected_output_shape is not None:
+        shapes = keras.tree.map_structure(lambda t: tuple(t.shape), outputs)
+        if _normalize(shapes) != _normalize(expected_output_shape):
+            _fail(component, "shape", f"output shape {shapes} != expected {expected_output_shape}")
+
+    if run_config:
+        revived = check_config_round_trip(layer_cls, layer, init_kwargs)
+        revived_model = functional(revived)
+        revived_model.set_weights(model.get_weights())
+        assert_allclose_structure(
+            revived_model(input_data, training=False),
+            outputs,
+            rtol=rtol,
+            atol=atol,
+            what=f"{component} from_config(get_config()) outputs",
+        )
+
+    if run_saving:
+        _check_saving(component, model, input_data, rtol=rtol, atol=atol)
+
+    if run_deepcopy:
+        clone = copy.deepcopy(layer)
+        if _normalize(clone.get_config()) != _normalize(layer.get_config()):
+            _fail(component, "deepcopy", "the deep copy has another config")
+        copy.deepcopy(layer_cls(**init_kwargs))
+
+    if run_mixed_precision:
+        for policy_name in MIXED_POLICIES:
+            policy = keras.DTypePolicy(policy_name)
+            mixed = layer_cls(**init_kwargs, dtype=policy)
+            mixed_outputs = mixed(input_data, **call_kwargs)
+            expected_dtype = mixed_precision_output_dtype or policy.compute_dtype
+            for output in keras.tree.flatten(mixed_outputs):
+                if _is_float(output):
+                    got = keras.backend.standardize_dtype(output.dtype)
+                    if got != expected_dtype:
+                        _fail(
+                            component,
+                            f"{policy_name}",
+                            f"output dtype is {got}, expected {expected_dtype} "
+                            "(cast to self.compute_dtype instead of hard-coding float32)",
+                        )
+                if not np.all(np.isfinite(ops.convert_to_numpy(ops.cast(output, "float32")))):
+                    _fail(component, policy_name, "outputs are not finite")
+            _assert_float32_variables(component, policy_name, mixed.weights)
+
+    target = _zeros_target(outputs)
+    if run_jit:
+        history = _fit_one_step(functional(layer_cls(**init_kwargs)), input_data, target,
+                                jit_compile=True)
+        _assert_finite_history(component, "jit_compile", history)
+
+    if run_distributed:
+        with mirrored_strategy().scope():
+            distributed_model = functional(layer_cls(**init_kwargs))
+            history = _fit_one_step(distributed_model, input_data, target)
+        _assert_finite_history(component, "MirroredStrategy", history)
+    return layer
+
+
+# --------------------------------------------------------------------------- models
+
+
+def run_model_test(
+    model_cls,
+    init_kwargs,
+    input_data,
+    target=None,
+    *,
+    loss="mse",
+    expected_output_shape=None,
+    run_config=True,
+    run_saving=True,
+    run_mixed_precision=True,
+    run_jit=True,
+    run_distributed=True,
+    run_deepcopy=True,
+    rtol=1e-5,
+    atol=1e-5,
+):
+    """Runs a subclassed model through every conformance check.
+
+    Args:
+        model_cls: the model class.
+        init_kwargs: constructor arguments.
+        input_data: a NumPy array (or structure) with a batch axis.
+        target: training targets for the fit steps; zeros shaped like the
+            output when `None` (with `loss="mse"`).
+        loss: the loss the fit steps compile with.
+    """
+    component = _name(model_cls)
+    model = model_cls(**init_kwargs)
+    outputs = model(input_data, training=False)
+    if expected_output_shape is not None:
+        shapes = keras.tree.map_structure(lambda t: tuple(t.shape), outputs)
+        if _normalize(shapes) != _normalize(expected_output_shape):
+            _fail(component, "shape", f"output shape {shapes} != expected {expected_output_shape}")
+    for output in keras.tree.flatten(outputs):
+        if _is_float(output) and keras.backend.standardize_dtype(output.dtype) != "float32":
+            _fail(component, "float32", f"output dtype {output.dtype}, expected float32")
+    if target is None:
+        target = _zeros_target(outputs)
+
+    if run_config:
+        revived = check_config_round_trip(model_cls, model, init_kwargs)
+        revived(input_data, training=False)
+        revived.set_weights(model.get_weights())
+        assert_allclose_structure(
+            revived(input_data, training=False), outputs, rtol=rtol, atol=atol,
+            what=f"{component} from_config(get_config()) outputs",
+        )
+
+    if run_saving:
+        loaded = _check_saving(component, model, input_data, rtol=rtol, atol=atol)
+        if type(loaded) is not model_cls:
+            _fail(component, "saving", f"load_model returned {type(loaded).__name__}")
+
+    if run_deepcopy:
+        clone = copy.deepcopy(model)
+        assert_allclose_structure(
+            clone(input_data, training=False), outputs, rtol=rtol, atol=atol,
+            what=f"{component} deepcopy outputs",
+        )
+
+    if run_mixed_precision:
+        for policy_name in MIXED_POLICIES:
+            keras.config.set_dtype_policy(policy_name)
+            try:
+                mixed = model_cls(**init_kwargs)
+                history = _fit_one_step(mixed, input_data, target, loss=loss)
+                mixed_outputs = mixed(input_data, training=False)
+            finally:
+                keras.config.set_dtype_policy("float32")
+            for output in keras.tree.flatten(mixed_outputs):
+                if _is_float(output) and keras.backend.standardize_dtype(output.dtype) != "float32":
+                    _fail(
+                        component,
+                        policy_name,
+                        f"final output dtype is {output.dtype}, expected float32 "
+                        "(give the output layer dtype='float32')",
+                    )
+            _assert_float32_variables(component, policy_name, mixed.weights)
+            _assert_finite_history(component, policy_name, history)
+
+    if run_jit:
+        history = _fit_one_step(model_cls(**init_kwargs), input_data, target, loss=loss,
+                                jit_compile=True)
+        _assert_finite_history(component, "jit_compile", history)
+
+    if run_distributed:
+        with mirrored_strategy().scope():
+            distributed = model_cls(**init_kwargs)
+            history = _fit_one_step(distributed, input_data, target, loss=loss)
+        _assert_finite_history(component, "MirroredStrategy", history)
+    return model
+
+
+# --------------------------------------------------------------------------- metrics
+
+
+def _metric_logs(metric):
+    """The entries a metric adds to Keras' logs: a dict result is flattened."""
+    result = metric.result()
+    if isinstance(result, dict):
+        return _to_numpy(result)
+    return {metric.name: np.asarray(ops.convert_to_numpy(result))}
+
+
+def _identity_model(y_pred):
+    inputs = keras.Input(shape=np.shape(y_pred)[1:], dtype=str(np.asarray(y_pred).dtype))
+    return keras.Model(inputs, keras.layers.Identity()(inputs))
+
+
+def run_metric_test(
+    metric_cls,
+    init_kwargs,
+    y_true,
+    y_pred,
+    sample_weight=None,
+    *,
+    expected=None,
+    run_config=True,
+    run_saving=True,
+    run_mixed_precision=True,
+    run_jit=True,
+    run_distributed=True,
+    run_deepcopy=True,
+    batch_size=None,
+    rtol=1e-6,
+    atol=1e-6,
+):
+    """Runs a metric through every conformance check.
+
+    The eager result of one `update_state` is the reference the other paths
+    must equal: streamed in batches inside `model.evaluate`, jit-compiled,
+    under MirroredStrategy, after a `.keras` round trip, deep-copied, and fed
+    float16 / bfloat16 predictions. `expected` (from an independent reference
+    such as scikit-learn) is checked against it when given.
+    """
+    component = _name(metric_cls)
+    y_true = np.asarray(y_true)
+    y_pred = np.asarray(y_pred)
+    n = len(y_pred)
+    batch_size = batch_size or max(1, n // 3)
+
+    metric = metric_cls(**init_kwargs)
+    metric.update_state(y_true, y_pred, sample_weight=sample_weight)
+    reference = _metric_logs(metric)
+    if expected is not None:
+        assert_allclose_structure(
+            metric.result(), expected, rtol=rtol, atol=atol, what=f"{component} vs reference"
+        )
+
+    metric.reset_state()
+    metric.update_state(y_true, y_pred, sample_weight=sample_weight)
+    assert_allclose_structure(_metric_logs(metric), reference, rtol=rtol, atol=atol,
+                              what=f"{component} after reset_state")
+
+    if run_config:
+        revived = check_config_round_trip(metric_cls, metric, init_kwargs)
+        revived.update_state(y_true, y_pred, sample_weight=sample_weight)
+        assert_allclose_structure(_metric_logs(revived), reference, rtol=rtol, atol=atol,
+                                  what=f"{component} from_config result")
+
+    if run_deepcopy:
+        # Keras' own metrics come out of deepcopy with reset state, so a copy is
+        # checked from scratch: it must count alone, leaving the original untouched.
+        clone = copy.deepcopy(metric)
+        clone.reset_state()
+        clone.update_state(y_true, y_pred, sample_weight=sample_weight)
+        assert_allclose_structure(_metric_logs(clone), reference, rtol=rtol, atol=atol,
+                                  what=f"{component} deepcopy result")
+        assert_allclose_structure(_metric_logs(metric), reference, rtol=rtol, atol=atol,
+                                  what=f"{component} original after updating its deep copy")
+
+    if run_jit:
+        jit_metric = metric_cls(**init_kwargs)
+
+        @tf.function(jit_compile=True)
+        def update(yt, yp):
+            jit_metric.update_state(yt, yp, sample_weight=sample_weight)
+
+        update(y_true, y_pred)
+        assert_allclose_structure(_metric_logs(jit_metric), reference, rtol=rtol, atol=atol,
+                                  what=f"{component} under jit_compile")
+
+    def evaluate(model_metric, model=None, **compile_kw):
+        model = model or _identity_model(y_pred)
+        model.compile(loss=ZeroLoss(), metrics=[model_metric], **compile_kw)
+        logs = model.evaluate(
+            y_pred, y_true, sample_weight=sample_weight, batch_size=batch_size,
+            verbose=0, return_dict=True,
+        )
+        return model, {key: logs[key] for key in reference}
+
+    model, logs = evaluate(metric_cls(**init_kwargs))
+    assert_allclose_structure(logs, reference, rtol=rtol, atol=atol,
+                              what=f"{component} streamed through model.evaluate")
+
+    if run_jit:
+        _, logs = evaluate(metric_cls(**init_kwargs), jit_compile=True)
+        assert_allclose_structure(logs, reference, rtol=rtol, atol=atol,
+                                  what=f"{component} in evaluate(jit_compile=True)")
+
+    if run_saving:
+        path = _tmp_path("metric_model.keras")
+        model.save(path)
+        loaded = keras.saving.load_model(path)
+        loaded_logs = loaded.evaluate(
+            y_pred, y_true, sample_weight=sample_weight, batch_size=batch_size,
+            verbose=0, return_dict=True,
+        )
+        assert_allclose_structure({key: loaded_logs[key] for key in reference}, reference,
+                                  rtol=rtol, atol=atol,
+                                  what=f"{component} after .keras save and load")
+
+    if run_distributed:
+        with mirrored_strategy().scope():
+            _, logs = evaluate(metric_cls(**init_kwargs))
+        assert_allclose_structure(logs, reference, rtol=rtol, atol=atol,
+                                  what=f"{component} under MirroredStrategy")
+
+    if run_mixed_precision and y_pred.dtype.kind == "f":
+        for dtype in ("float16", "bfloat16"):
+            low = ops.cast(y_pred, dtype)
+            low_metric = metric_cls(**init_kwargs)
+            low_metric.update_state(y_true, low, sample_weight=sample_weight)
+            same_values = metric_cls(**init_kwargs)
+            same_values.update_state(y_true, ops.cast(low, "float32"), sample_weight=sample_weight)
+            assert_allclose_structure(_metric_logs(low_metric), _metric_logs(same_values),
+                                      rtol=rtol, atol=atol,
+                                      what=f"{component} with {dtype} predictions")
+    return metric
+
+
+# --------------------------------------------------------------------------- callbacks
+
+
+def _default_callback_model():
+    return keras.Sequential(
+        [keras.Input((4,)), keras.layers.Dense(8, activation="relu"), keras.layers.Dense(1)]
+    )
+
+
+def _default_callback_data():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(64, 4)).astype("float32")
+    y = (x @ np.array([1.0, -2.0, 0.5, 0.0], dtype="float32"))[:, None] + rng.normal(
+        scale=0.5, size=(64, 1)
+    ).astype("float32")
+    return x, y
+
+
+def _public_state(callback):
+    state = {}
+    for key, value in vars(callback).items():
+        if key.startswith("_") or key in ("model", "params"):
+            continue
+        if value is None or isinstance(value, (bool, int, float, str, np.generic)):
+            state[key] = value
+    return state
+
+
+def run_callback_test(
+    callback_cls,
+    init_kwargs,
+    *,
+    model_fn=None,
+    x=None,
+    y=None,
+    epochs=4,
+    fit_kwargs=None,
+    compile_kwargs=None,
+    run_config=True,
+    run_mixed_precision=True,
+    run_jit=True,
+    run_distributed=True,
+    run_deepcopy=True,
+    rtol=1e-5,
+    atol=1e-5,
+):
+    """Runs a callback through every conformance check.
+
+    The callback must be reusable across `fit` calls (state reset in
+    `on_train_begin`): one instance used twice from the same initial weights
+    gives the same History and the same public state. A deep copy (made before
+    and after a fit, as keras-tuner does every trial) behaves the same.
+    """
+    component = _name(callback_cls)
+    model_fn = model_fn or _default_callback_model
+    if x is None:
+        x, y = _default_callback_data()
+    fit_kwargs = {"validation_split": 0.25, "batch_size": 16, "shuffle": False, **(fit_kwargs or {})}
+    compile_kwargs = {"optimizer": "sgd", "loss": "mse", **(compile_kwargs or {})}
+
+    keras.utils.set_random_seed(0)
+    initial = model_fn()
+    initial.compile(**compile_kwargs)
+    initial_weights = initial.get_weights()
+
+    def fit(callback, *, jit_compile=False, strategy=None):
+        def build():
+            model = model_fn()
+            model.compile(jit_compile=jit_compile, **compile_kwargs)
+            model.set_weights(initial_weights)
+            return model
+
+        if strategy is None:
+            model = build()
+        else:
+            with strategy.scope():
+                model = build()
+        history = model.fit(x, y, epochs=epochs, callbacks=[callback], verbose=0, **fit_kwargs)
+        return history.history, _public_state(callback), model
+
+    callback = callback_cls(**init_kwargs)
+    if run_config and hasattr(callback, "get_config"):
+        check_config_round_trip(callback_cls, callback, init_kwargs)
+
+    fresh_copy = copy.deepcopy(callback) if run_deepcopy else None
+    history, state, model = fit(callback)
+    history_again, state_again, _ = fit(callback)
+    assert_allclose_structure(history_again, history, rtol=rtol, atol=atol,
+                              what=f"{component} reused: History of the second fit")
+    if state_again != state:
+        _fail(component, "reuse", f"state after a second fit {state_again} != first {state}")
+
+    if run_deepcopy:
+        for label, clone in (("before fit", fresh_copy), ("after fit", copy.deepcopy(callback))):
+            clone_history, clone_state, _ = fit(clone)
+            assert_allclose_structure(clone_history, history, rtol=rtol, atol=atol,
+                                      what=f"{component} deep copy made {label}: History")
+            if clone_state != state:
+                _fail(component, "deepcopy", f"copy made {label}: state {clone_state} != {state}")
+
+    if run_jit:
+        jit_history, _, _ = fit(callback_cls(**init_kwargs), jit_compile=True)
+        _assert_finite_history(component, "jit_compile", jit_history)
+
+    if run_distributed:
+        dist_history, _, _ = fit(callback_cls(**init_kwargs), strategy=mirrored_strategy())
+        _assert_finite_history(component, "MirroredStrategy", dist_history)
+
+    if run_mixed_precision:
+        for policy_name in MIXED_POLICIES:
+            keras.config.set_dtype_policy(policy_name)
+            try:
+                mixed_history, _, _ = fit(callback_cls(**init_kwargs))
+            finally:
+                keras.config.set_dtype_policy("float32")
+            _assert_finite_history(component, policy_name, mixed_history)
+    return callback, history
+
+
+# --------------------------------------------------------------------------- training steps
+
+
+def run_training_step_test(
+    step_cls,
+    init_kwargs,
+    model_fn,
+    x,
+    y,
+    *,
+    compile_kwargs=None,
+    run_config=True,
+    run_saving=True,
+    run_mixed_precision=True,
+    run_jit=True,
+    run_distributed=True,
+    compare_distributed_weights=True,
+    run_deepcopy=True,
+    rtol=1e-5,
+    atol=1e-5,
+):
+    """Runs a training-step wrapper (`step_cls(model, **init_kwargs)`) through every check.
+
+    Under MirroredStrategy one step over the full batch must give the same
+    weights as on one device (within `atol`) when
+    `compare_distributed_weights` is set (turn it off for stochastic steps).
+    """
+    component = _name(step_cls)
+    compile_kwargs = {"optimizer": "sgd", "loss": "mse", **(compile_kwargs or {})}
+    batch_size = len(keras.tree.flatten(x)[0])
+
+    def build(**extra):
+        trainer = step_cls(model_fn(), **init_kwargs)
+        trainer.compile(**{**compile_kwargs, **extra})
+        return trainer
+
+    keras.utils.set_random_seed(0)
+    trainer = build()
+    trainer(x)  # build variables before copying weights around
+    initial_weights = trainer.get_weights()
+    history = trainer.fit(x, y, epochs=1, batch_size=batch_size, verbose=0, shuffle=False).history
+    _assert_finite_history(component, "fit", history)
+    trained_weights = trainer.get_weights()
+    outputs = trainer.predict(x, verbose=0)
+
+    if run_config:
+        config = trainer.get_config()
+        _assert_keeps_arguments(component, trainer, init_kwargs, config)
+        json.dumps(config)
+        revived = step_cls.from_config(copy.deepcopy(config))
+        if _normalize(revived.get_config()) != _normalize(config):
+            _fail(component, "config", "from_config(get_config()) changes the config")
+
+    if run_saving:
+        _assert_no_lambda(trainer, component)
+        path = _tmp_path("trainer.keras")
+        trainer.save(path)
+        loaded = keras.saving.load_model(path)
+        if type(loaded) is not step_cls:
+            _fail(component, "saving", f"load_model returned {type(loaded).__name__}")
+        assert_allclose_structure(loaded.predict(x, verbose=0), outputs, rtol=rtol, atol=atol,
+                                  what=f"{component} reloaded predictions")
+
+    if run_deepcopy:
+        clone = copy.deepcopy(trainer)
+        assert_allclose_structure(clone.predict(x, verbose=0), outputs, rtol=rtol, atol=atol,
+                                  what=f"{component} deepcopy predictions")
+
+    if run_jit:
+        jit_trainer = build(jit_compile=True)
+        jit_trainer(x)
+        jit_trainer.set_weights(initial_weights)
+        jit_history = jit_trainer.fit(x, y, epochs=1, batch_size=batch_size, verbose=0,
+                                      shuffle=False).history
+        _assert_finite_history(component, "jit_compile", jit_history)
+
+    if run_distributed:
+        with mirrored_strategy().scope():
+            distributed = build()
+            distributed(x)
+            distributed.set_weights(initial_weights)
+        dist_history = distributed.fit(x, y, epochs=1, batch_size=batch_size, verbose=0,
+                                       shuffle=False).history
+        _assert_finite_history(component, "MirroredStrategy", dist_history)
+        if compare_distributed_weights:
+            for got, want in zip(distributed.get_weights(), trained_weights):
+                np.testing.assert_allclose(
+                    got, want, rtol=0, atol=atol,
+                    err_msg=f"{component}: MirroredStrategy check failed: weights after one "
+                    "step differ from one device with the same global batch",
+                )
+
+    if run_mixed_precision:
+        for policy_name in MIXED_POLICIES:
+            keras.config.set_dtype_policy(policy_name)
+            try:
+                mixed = build()
+                mixed_history = mixed.fit(x, y, epochs=1, batch_size=batch_size, verbose=0).history
+            finally:
+                keras.config.set_dtype_policy("float32")
+            _assert_finite_history(component, policy_name, mixed_history)
+            _assert_float32_variables(component, policy_name, mixed.trainable_weights)
+    return trainer

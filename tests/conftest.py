@@ -1,0 +1,40 @@
+"""Shared test set-up.
+
+Two logical CPU devices are configured here, before TensorFlow initialises its
+runtime, so that every test (and the conformance harness) can run a fit step
+under `tf.distribute.MirroredStrategy` on one physical CPU.
+"""
+
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+_cpus = tf.config.list_physical_devices("CPU")
+try:
+    tf.config.set_logical_device_configuration(
+        _cpus[0], [tf.config.LogicalDeviceConfiguration()] * 2
+    )
+except RuntimeError:  # pragma: no cover - the runtime was initialised by a plugin first
+    pass
+
+import kerasext  # noqa: E402,F401  (registers every public class)
+
+
+@pytest.fixture(autouse=True)
+def _isolate_keras_state():
+    """Each test starts from float32, a fixed seed and a clean Keras session."""
+    keras.config.set_dtype_policy("float32")
+    keras.utils.set_random_seed(1337)
+    yield
+    keras.config.set_dtype_policy("float32")
+    keras.backend.clear_session()
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(1337)
