@@ -13,5 +13,6 @@ from kerasext import layers as layers  # noqa: E402
 from kerasext import metrics as metrics  # noqa: E402
 from kerasext import model_selection as model_selection  # noqa: E402
 from kerasext import models as models  # noqa: E402
+from kerasext import plot as plot  # noqa: E402  (matplotlib is imported only when a figure is drawn)
 from kerasext import training as training  # noqa: E402
 from kerasext import tuning as tuning  # noqa: E402
