@@ -1,0 +1,94 @@
+"""Shared helpers of the kerasext callbacks: argument checks and metric direction."""
+
+import math
+
+from keras.src.trainers import compile_utils
+
+# Substrings that mark a quantity to maximize / minimize when no metric object
+# says so through its `_direction` attribute (Keras 2's heuristics, extended).
+_UP_HINTS = ("acc", "auc", "precision", "recall", "f1", "fbeta", "f_beta", "iou", "r2",
+             "top_k", "score", "pearson", "concordance")
+_DOWN_HINTS = ("loss", "error", "mse", "mae", "mape", "msle", "crossentropy", "hinge",
+               "kl_divergence", "poisson", "logcosh", "log_cosh")
+
+
+def check_choice(name, value, choices):
+    if value not in choices:
+        raise ValueError(
+            f"Invalid `{name}` argument value. Expected one of {set(choices)}. "
+            f"Received: {name}={value!r}"
+        )
+
+
+def check_number(name, value, *, minimum=None, integer=False, allow_none=False):
+    if value is None and allow_none:
+        return
+    valid = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if valid and integer:
+        valid = float(value).is_integer()
+    if valid and minimum is not None:
+        valid = value >= minimum
+    if valid:
+        valid = math.isfinite(value)
+    if not valid:
+        kind = "an integer" if integer else "a number"
+        bound = f" >= {minimum}" if minimum is not None else ""
+        raise ValueError(
+            f"Invalid `{name}` argument value. Expected {kind}{bound}. Received: {name}={value!r}"
+        )
+
+
+def _flat_metrics(model):
+    found = []
+    for metric in getattr(model, "metrics", None) or []:
+        if isinstance(metric, (compile_utils.CompileMetrics, compile_utils.MetricsList)):
+            found.extend(metric.metrics)
+        else:
+            found.append(metric)
+    return found
+
+
+def resolve_direction(callback_name, monitor, mode, model):
+    """Returns "min" or "max" for `monitor`.
+
+    `mode="auto"` first looks for a metric of the model named like the
+    monitored quantity (without its `val_` prefix) and uses its `_direction`
+    attribute ("up" or "down", set by Keras' and kerasext's metrics); then falls
+    back to name heuristics ("loss", "error", ... minimize; "acc", "auc",
+    "precision", ... maximize).
+    """
+    if mode in ("min", "max"):
+        return mode
+    name = monitor.removeprefix("val_")
+    if name == "loss" or name.endswith("_loss"):
+        return "min"
+    try:
+        metrics = _flat_metrics(model) if model is not None else []
+    except (AttributeError, ValueError):  # an unbuilt or foreign model
+        metrics = []
+    for metric in metrics:
+        if getattr(metric, "name", None) == name and hasattr(metric, "_direction"):
+            return "max" if metric._direction == "up" else "min"
+    lowered = name.lower()
+    if any(hint in lowered for hint in _DOWN_HINTS):
+        return "min"
+    if any(hint in lowered for hint in _UP_HINTS):
+        return "max"
+    raise ValueError(
+        f"{callback_name} received monitor={monitor!r} but cannot tell whether it should be "
+        "minimized or maximized: no metric of the model named "
+        f"{name!r} has a `_direction`, and the name says nothing. Pass mode='min' or mode='max'."
+    )
+
+
+def missing_key_error(callback_name, argument, key, logs):
+    available = ", ".join(sorted(logs)) or "(none)"
+    return ValueError(
+        f"{callback_name}: {argument}={key!r} is not in the epoch logs. "
+        f"Available keys: {available}. Check the name (Keras writes a metric under the name "
+        "given at compile time, and its validation value with a `val_` prefix)."
+    )
+
+
+def epoch_has_validation(logs):
+    return any(key.startswith("val_") for key in logs)
