@@ -1,1 +1,304 @@
-"""kerasext.distribute: Keras 3 under MultiWorkerMirroredStrategy."""
+"""kerasext.distribute: Keras 3 under MultiWorkerMirroredStrategy.
+
+Keras 3 (up to at least 3.15.1, with TensorFlow 2.16 to 2.21) cannot `fit` or
+`evaluate` a model under `tf.distribute.MultiWorkerMirroredStrategy` once more
+than one worker takes part: every call fails with "Attempt to convert a value
+(PerReplica...) with an unsupported type" (keras-team/keras#20585,
+tensorflow/tensorflow#72388). Two spots of Keras' TensorFlow trainer
+(`keras/src/backend/tensorflow/trainer.py`) cause it, and only on the
+multi-worker path:
+
+1. `TensorFlowTrainer._maybe_symbolic_build` builds the model from the first
+   batch and hands the whole `(x, y, ...)` structure of `PerReplica` values to
+   one `strategy.reduce` call, which the collective implementation cannot
+   convert to a tensor.
+2. `reduce_per_replica` reduces the step's logs with
+   `strategy.reduce("MEAN", v, axis=0)`, which fails on the scalar losses and
+   metric results (there is no axis 0) and would average a per-class vector
+   over its classes.
+
+The fix reduces the first batch element by element, and reduces each log
+value across replicas only (`axis=None`), as the single-worker path of the
+same function already does. It changes nothing for any other strategy, and
+nothing for a single-worker `MultiWorkerMirroredStrategy`: every other call
+goes to the original Keras function. It is applied only when asked for
+(`apply_keras_multi_worker_fix()` or `multi_worker_strategy()`), never on
+import, and only for the spots that the installed Keras still has.
+"""
+
+import inspect
+import json
+import os
+import re
+import threading
+import warnings
+
+__all__ = ["apply_keras_multi_worker_fix", "is_chief", "multi_worker_strategy"]
+
+UPSTREAM_ISSUE = "keras-team/keras#20585"
+
+# The buggy lines, with all whitespace removed. When a Keras release no longer
+# contains one of them, the matching spot is left alone.
+_BUGGY_SOURCE = {
+    "maybe_symbolic_build": 'data_batch=self.distribute_strategy.reduce("MEAN",maybe_distributed_data_batch,',
+    "reduce_per_replica": 'returnstrategy.reduce("MEAN",v,axis=0)',
+}
+
+# The newest Keras release checked to still need the fix (used only when its
+# sources cannot be read).
+_LAST_KNOWN_AFFECTED = (3, 15, 1)
+
+_lock = threading.Lock()
+# spot name -> the original Keras function it replaced (empty: nothing applied).
+_originals = {}
+
+
+def _trainer_module():
+    """Keras' TensorFlow trainer module, or None (other backend, or moved)."""
+    import keras
+
+    if keras.backend.backend() != "tensorflow":
+        return None
+    try:
+        from keras.src.backend.tensorflow import trainer
+    except ImportError:  # pragma: no cover - a future Keras reorganised its sources
+        return None
+    if not hasattr(trainer, "reduce_per_replica") or not hasattr(
+        getattr(trainer, "TensorFlowTrainer", None), "_maybe_symbolic_build"
+    ):
+        return None  # pragma: no cover
+    return trainer
+
+
+def _current_function(trainer, spot):
+    if spot == "maybe_symbolic_build":
+        return trainer.TensorFlowTrainer._maybe_symbolic_build
+    return trainer.reduce_per_replica
+
+
+def _version_known_affected():
+    """Without Keras' sources: the releases known to carry the bug (3.0 to 3.15.1)."""
+    import keras
+
+    release = tuple(int(part) for part in re.findall(r"\d+", keras.version())[:3])
+    return (3, 0, 0) <= release <= _LAST_KNOWN_AFFECTED
+
+
+def _still_buggy(function, spot):
+    """Whether `function` (Keras' own) still contains the buggy line of `spot`."""
+    try:
+        source = inspect.getsource(function)
+    except (OSError, TypeError):  # pragma: no cover - sources not installed
+        return _version_known_affected()
+    return _BUGGY_SOURCE[spot] in re.sub(r"\s+", "", source)
+
+
+def _spots_needing_fix():
+    """The names of the spots that the installed Keras still gets wrong.
+
+    Read from the source of the original Keras functions: a spot needs the fix
+    while its buggy line is still there.
+    """
+    trainer = _trainer_module()
+    if trainer is None:
+        return set()
+    return {
+        spot
+        for spot in _BUGGY_SOURCE
+        if _still_buggy(_originals.get(spot) or _current_function(trainer, spot), spot)
+    }
+
+
+def _in_multi_worker_mode(strategy):
+    import tensorflow as tf
+
+    return isinstance(
+        strategy, tf.distribute.MultiWorkerMirroredStrategy
+    ) and strategy.extended._in_multi_worker_mode()
+
+
+def _make_maybe_symbolic_build(original):
+    import tensorflow as tf
+    from keras import tree
+
+    def _maybe_symbolic_build(self, iterator=None, data_batch=None):
+        strategy = self._distribute_strategy
+        if iterator is None or strategy is None or not _in_multi_worker_mode(strategy):
+            return original(self, iterator=iterator, data_batch=data_batch)
+        # Same as Keras, but one `strategy.reduce` per tensor of the batch.
+        for _, _, it in iterator:
+            batch = next(it)
+            if all(isinstance(v, tf.distribute.DistributedValues) for v in tree.flatten(batch)):
+                batch = tree.map_structure(
+                    lambda v: strategy.reduce("MEAN", v, axis=None), batch
+                )
+            data_batch = batch
+            break
+        return original(self, iterator=None, data_batch=data_batch)
+
+    _maybe_symbolic_build.__wrapped__ = original
+    _maybe_symbolic_build.__doc__ = original.__doc__
+    return _maybe_symbolic_build
+
+
+def _make_reduce_per_replica(original):
+    from keras import tree
+
+    def reduce_per_replica(values, strategy, reduction):
+        if reduction not in ("auto", "mean") or not _in_multi_worker_mode(strategy):
+            return original(values, strategy, reduction)
+        # Across replicas only (axis=None), like the single-worker "mean" path.
+        return tree.map_structure(lambda v: strategy.reduce("MEAN", v, axis=None), values)
+
+    reduce_per_replica.__wrapped__ = original
+    reduce_per_replica.__doc__ = original.__doc__
+    return reduce_per_replica
+
+
+def apply_keras_multi_worker_fix():
+    """Lets Keras 3 `fit`, `evaluate` and `predict` under MultiWorkerMirroredStrategy.
+
+    Patches the two spots of Keras' TensorFlow trainer that fail with more than
+    one worker ("Attempt to convert a value (PerReplica...)",
+    keras-team/keras#20585): the first batch is reduced element by element,
+    and step logs are reduced across replicas only (`axis=None`). Only calls
+    made under a `MultiWorkerMirroredStrategy` in multi-worker mode take the
+    new path; every other call runs the original Keras code. Each spot is
+    patched only while the installed Keras still has its buggy line (read
+    from its source), so once upstream fixes it this function does nothing.
+    Idempotent; emits one `UserWarning` naming the upstream issue when it
+    patches something. Nothing happens on `import kerasext`.
+
+    Call it before the first `fit`/`evaluate`/`predict` of the process, in
+    every worker.
+
+    Returns:
+        A sorted list of the names of the spots patched in this process
+        (`[]` when the installed Keras does not need the fix or the backend is
+        not TensorFlow).
+
+    Example:
+
+    ```python
+    from kerasext.distribute import apply_keras_multi_worker_fix
+
+    patched = apply_keras_multi_worker_fix()
+    assert apply_keras_multi_worker_fix() == patched  # idempotent
+    print(patched)  # ['maybe_symbolic_build', 'reduce_per_replica'] on Keras 3.15
+    ```
+    """
+    with _lock:
+        trainer = _trainer_module()
+        if trainer is None:
+            return []
+        new_spots = sorted(_spots_needing_fix() - set(_originals))
+        for spot in new_spots:
+            original = _current_function(trainer, spot)
+            _originals[spot] = original
+            if spot == "maybe_symbolic_build":
+                trainer.TensorFlowTrainer._maybe_symbolic_build = _make_maybe_symbolic_build(
+                    original
+                )
+            else:
+                trainer.reduce_per_replica = _make_reduce_per_replica(original)
+        if new_spots:
+            warnings.warn(
+                "kerasext.distribute patched Keras' TensorFlow trainer "
+                f"({', '.join(new_spots)}) so that fit/evaluate/predict run under "
+                f"MultiWorkerMirroredStrategy; upstream bug {UPSTREAM_ISSUE} "
+                "(tensorflow/tensorflow#72388). Only the multi-worker path changes.",
+                UserWarning,
+                stacklevel=2,
+            )
+        return sorted(_originals)
+
+
+def _remove_keras_multi_worker_fix():
+    """Restores the original Keras functions (for tests)."""
+    with _lock:
+        trainer = _trainer_module()
+        for spot, original in _originals.items():
+            if spot == "maybe_symbolic_build":
+                trainer.TensorFlowTrainer._maybe_symbolic_build = original
+            else:
+                trainer.reduce_per_replica = original
+        _originals.clear()
+
+
+def multi_worker_strategy(**kwargs):
+    """Builds a `tf.distribute.MultiWorkerMirroredStrategy` that Keras 3 can train under.
+
+    Applies `apply_keras_multi_worker_fix()` and then creates the strategy.
+    The cluster comes from the `TF_CONFIG` environment variable (one per worker
+    process, see `docs/distributed.md`); without `TF_CONFIG` the strategy runs
+    on the local devices of one process. Create it at the start of the
+    program, before other TensorFlow work: in multi-worker mode TensorFlow
+    configures its collective runtime once, when the strategy is created.
+
+    Args:
+        **kwargs: passed to `tf.distribute.MultiWorkerMirroredStrategy`
+            (`cluster_resolver`, `communication_options`).
+
+    Returns:
+        The `tf.distribute.MultiWorkerMirroredStrategy`.
+
+    Example:
+
+    ```python
+    import keras
+    import numpy as np
+
+    strategy = kx.distribute.multi_worker_strategy()  # no TF_CONFIG: one worker
+    with strategy.scope():
+        model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
+        model.compile("sgd", "mse")
+    x = np.ones((8, 3), "float32")
+    model.fit(x, x[:, :1], batch_size=4, epochs=1, verbose=0)
+    print(strategy.num_replicas_in_sync)
+    ```
+    """
+    import tensorflow as tf
+
+    apply_keras_multi_worker_fix()
+    return tf.distribute.MultiWorkerMirroredStrategy(**kwargs)
+
+
+def is_chief(strategy=None):
+    """Whether this process is the one that writes checkpoints, backups, logs and plots.
+
+    Under multi-worker training every worker runs the same script; only one of
+    them (the chief) should write files that describe the shared run, or the
+    workers overwrite each other's files. The chief is the task of type
+    `"chief"` in `TF_CONFIG`, or worker 0 when the cluster has no `"chief"`
+    task: the same rule as TensorFlow's (`strategy.extended.should_checkpoint`).
+
+    Args:
+        strategy: a `tf.distribute.Strategy`; its `extended.should_checkpoint`
+            answers. Defaults to `None`: read `TF_CONFIG` (no `TF_CONFIG`, or
+            a cluster of one task, means this process is the chief).
+
+    Returns:
+        A Python bool.
+
+    Example:
+
+    ```python
+    import keras
+
+    callbacks = [keras.callbacks.TerminateOnNaN()]
+    if kx.distribute.is_chief():  # True here: no TF_CONFIG, one process
+        callbacks.append(keras.callbacks.CSVLogger("log.csv"))
+    assert len(callbacks) == 2
+    ```
+    """
+    if strategy is not None:
+        return bool(strategy.extended.should_checkpoint)
+    config = json.loads(os.environ.get("TF_CONFIG") or "{}")
+    task = config.get("task") or {}
+    cluster = config.get("cluster") or {}
+    task_type = task.get("type")
+    if task_type is None or task_type == "chief":
+        return True
+    if task_type == "worker" and "chief" not in cluster:
+        return int(task.get("index", 0)) == 0
+    return False

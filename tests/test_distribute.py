@@ -1,0 +1,243 @@
+"""kerasext.distribute: the Keras 3 multi-worker fix, and multi-worker training on localhost.
+
+The fast tests check the fix in-process (idempotent, warns once, detection,
+no change for other strategies). The slow tests start worker processes on
+127.0.0.1 (tests/distributed/*.py), each a fresh Python, bounded in time and
+killed on any outcome, and compare with a single-process run of the same code.
+"""
+
+import json
+import warnings
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from kerasext import distribute
+from tests.distributed.launch import free_ports, processes, tf_config
+
+WORKER_TIMEOUT = 150  # seconds, per launch of workers
+
+
+@pytest.fixture
+def clean_keras():
+    """Each test starts from the unpatched Keras trainer and leaves the process as it found it."""
+    was_applied = bool(distribute._originals)
+    distribute._remove_keras_multi_worker_fix()
+    yield
+    distribute._remove_keras_multi_worker_fix()
+    if was_applied:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            distribute.apply_keras_multi_worker_fix()
+
+
+def _trainer_functions():
+    from keras.src.backend.tensorflow import trainer
+
+    return trainer.TensorFlowTrainer._maybe_symbolic_build, trainer.reduce_per_replica
+
+
+# ------------------------------------------------------------------------------------ fast
+
+
+def test_apply_patches_each_needed_spot_once_and_warns_once(clean_keras):
+    originals = _trainer_functions()
+    needed = sorted(distribute._spots_needing_fix())
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        first = distribute.apply_keras_multi_worker_fix()
+        patched = _trainer_functions()
+        second = distribute.apply_keras_multi_worker_fix()
+    assert first == second == needed
+    messages = [str(w.message) for w in caught if issubclass(w.category, UserWarning)]
+    if needed:
+        assert len(messages) == 1 and "keras-team/keras#20585" in messages[0]
+    else:
+        assert messages == []
+    # A second call wraps nothing again.
+    assert _trainer_functions() == patched
+    for before, after, spot in zip(originals, patched, ["maybe_symbolic_build", "reduce_per_replica"]):
+        assert (after is not before) == (spot in needed)
+        if spot in needed:
+            assert after.__wrapped__ is before
+    distribute._remove_keras_multi_worker_fix()
+    assert _trainer_functions() == originals
+
+
+def test_detection_reads_the_installed_keras_source():
+    from keras.src.backend.tensorflow import trainer
+
+    def fixed_reduce(values, strategy, reduction):
+        return strategy.reduce("MEAN", values, axis=None)
+
+    def buggy_reduce(values, strategy, reduction):
+        return strategy.reduce(
+            "MEAN",   v,  axis=0)  # noqa: F821 - only its source is read
+
+    assert not distribute._still_buggy(fixed_reduce, "reduce_per_replica")
+    assert distribute._still_buggy(buggy_reduce, "reduce_per_replica")  # whatever the layout
+    installed = getattr(trainer.reduce_per_replica, "__wrapped__", trainer.reduce_per_replica)
+    assert distribute._still_buggy(installed, "reduce_per_replica") == (
+        "reduce_per_replica" in distribute._spots_needing_fix()
+    )
+
+
+def test_fix_does_nothing_once_keras_no_longer_needs_it(clean_keras, monkeypatch):
+    from keras.src.backend.tensorflow import trainer
+
+    def reduce_per_replica(values, strategy, reduction):  # an upstream-fixed stand-in
+        return values
+
+    def _maybe_symbolic_build(self, iterator=None, data_batch=None):
+        return None
+
+    monkeypatch.setattr(trainer, "reduce_per_replica", reduce_per_replica)
+    monkeypatch.setattr(trainer.TensorFlowTrainer, "_maybe_symbolic_build", _maybe_symbolic_build)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no warning either
+        assert distribute.apply_keras_multi_worker_fix() == []
+    assert trainer.reduce_per_replica is reduce_per_replica
+    assert trainer.TensorFlowTrainer._maybe_symbolic_build is _maybe_symbolic_build
+
+
+def _fit_evaluate_predict(strategy):
+    keras.utils.set_random_seed(3)
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(24, 4)).astype("float32")
+    y = np.eye(3, dtype="float32")[rng.integers(0, 3, size=24)]
+    with strategy.scope():
+        model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3, activation="softmax")])
+        model.compile("sgd", "categorical_crossentropy",
+                      metrics=["accuracy", keras.metrics.F1Score(average=None)])
+    logs = model.fit(x, y, batch_size=8, epochs=1, shuffle=False, verbose=0).history
+    evaluation = model.evaluate(x, y, batch_size=8, verbose=0, return_dict=True)
+    return logs, evaluation, model.predict(x, batch_size=8, verbose=0), model.get_weights()
+
+
+def _strategies():
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return {
+            "default": tf.distribute.get_strategy(),
+            "mirrored": tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"]),
+            "single_worker_mwms": tf.distribute.MultiWorkerMirroredStrategy(),  # no TF_CONFIG
+        }
+
+
+@pytest.mark.parametrize("reduction", ["auto", "mean", "first", "sum", "concat"])
+def test_patched_reduce_hands_other_strategies_to_keras(clean_keras, reduction):
+    from keras.src.backend.tensorflow import trainer
+
+    original = trainer.reduce_per_replica
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        distribute.apply_keras_multi_worker_fix()
+    patched = trainer.reduce_per_replica
+    for name, strategy in _strategies().items():
+        values = strategy.run(
+            lambda: {"loss": tf.constant(2.0), "f1": tf.constant([0.5, 1.0]),
+                     "batch": tf.ones((2, 3))}
+        )
+        want = original(values, strategy, reduction)
+        got = patched(values, strategy, reduction)
+        for key in want:
+            np.testing.assert_array_equal(got[key], want[key], err_msg=f"{name} {key}")
+
+
+@pytest.mark.slow
+def test_fix_changes_nothing_for_other_strategies(clean_keras):
+    before = {name: _fit_evaluate_predict(s) for name, s in _strategies().items()}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        distribute.apply_keras_multi_worker_fix()
+    after = {name: _fit_evaluate_predict(s) for name, s in _strategies().items()}
+    for name in before:
+        logs_b, eval_b, pred_b, weights_b = before[name]
+        logs_a, eval_a, pred_a, weights_a = after[name]
+        for key in logs_b:
+            np.testing.assert_array_equal(logs_b[key], logs_a[key], err_msg=f"{name} {key}")
+        for key in eval_b:
+            np.testing.assert_array_equal(eval_b[key], eval_a[key], err_msg=f"{name} {key}")
+        np.testing.assert_array_equal(pred_b, pred_a, err_msg=name)
+        for w_b, w_a in zip(weights_b, weights_a):
+            np.testing.assert_array_equal(w_b, w_a, err_msg=name)
+
+
+def test_multi_worker_strategy_without_tf_config_is_one_local_worker(clean_keras, monkeypatch):
+    monkeypatch.delenv("TF_CONFIG", raising=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        strategy = distribute.multi_worker_strategy()
+    assert isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
+    assert not strategy.extended._in_multi_worker_mode()
+    assert sorted(distribute._originals) == sorted(distribute._spots_needing_fix())
+
+
+@pytest.mark.parametrize(
+    "config, chief",
+    [
+        (None, True),
+        ({"cluster": {"worker": ["a:1", "b:2"]}, "task": {"type": "worker", "index": 0}}, True),
+        ({"cluster": {"worker": ["a:1", "b:2"]}, "task": {"type": "worker", "index": 1}}, False),
+        ({"cluster": {"chief": ["c:0"], "worker": ["a:1"]}, "task": {"type": "chief", "index": 0}}, True),
+        ({"cluster": {"chief": ["c:0"], "worker": ["a:1"]}, "task": {"type": "worker", "index": 0}}, False),
+        ({"cluster": {"worker": ["a:1"], "evaluator": ["e:1"]}, "task": {"type": "evaluator", "index": 0}}, False),
+    ],
+)
+def test_is_chief_follows_tf_config(monkeypatch, config, chief):
+    if config is None:
+        monkeypatch.delenv("TF_CONFIG", raising=False)
+    else:
+        monkeypatch.setenv("TF_CONFIG", json.dumps(config))
+    assert distribute.is_chief() is chief
+
+
+def test_is_chief_asks_the_strategy():
+    assert distribute.is_chief(tf.distribute.get_strategy()) is True
+
+
+# ------------------------------------------------------------------------------------ slow
+
+
+def _launch_workers(script, args_for, tmp_path, timeout=WORKER_TIMEOUT, count=2):
+    """Runs `count` workers of one MWMS cluster to completion; returns their JSON results."""
+    with processes() as procs:
+        ports = free_ports(count)
+        names = []
+        for index in range(count):
+            name = f"worker{index}"
+            procs.start(name, script, args_for(index), {"TF_CONFIG": tf_config(ports, index)},
+                        tmp_path)
+            names.append(name)
+        codes = procs.wait(names, timeout)
+        assert all(code == 0 for code in codes.values()), f"{codes}\n{procs.report()}"
+    return [json.loads((tmp_path / f"result{i}.json").read_text()) for i in range(count)]
+
+
+@pytest.mark.slow
+def test_plain_keras_fails_where_the_fix_succeeds(tmp_path):
+    results = _launch_workers(
+        "plain_keras_worker.py", lambda i: [tmp_path / f"result{i}.json"], tmp_path
+    )
+    needed = distribute._spots_needing_fix()
+    # A single-process run of the same model with the same global batch.
+    from tests.distributed import plain_keras_worker
+
+    expected = plain_keras_worker.run(tf.distribute.get_strategy())
+    for result in results:
+        assert result["num_replicas"] == 2
+        assert result["patched_on_import"] == []  # importing kerasext patches nothing
+        if needed:
+            assert "Attempt to convert a value (PerReplica" in result["plain"], result["plain"]
+        else:
+            assert result["plain"] == "ok"  # upstream fixed: the fix must do nothing
+        assert sorted(result["patched"]) == sorted(needed)
+        for key, values in expected["history"].items():
+            np.testing.assert_allclose(result["history"][key], values, atol=1e-5, err_msg=key)
+        for key, value in expected["evaluate"].items():
+            np.testing.assert_allclose(result["evaluate"][key], value, atol=1e-5, err_msg=key)
+        np.testing.assert_allclose(result["predict"], expected["predict"], atol=1e-5)
+        for got, want in zip(result["weights"], expected["weights"]):
+            np.testing.assert_allclose(got, want, atol=1e-4)
