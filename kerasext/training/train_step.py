@@ -143,6 +143,14 @@ class TrainStep(keras.Model):
     def call(self, inputs, training=None):
         return self.model(inputs, training=training)
 
+    @property
+    def output_names(self):
+        # `compile` matches per-output losses and metrics given as dicts to these.
+        names = getattr(self.__dict__.get("model"), "output_names", None)
+        if names is None:
+            raise AttributeError(f"{type(self).__name__} wraps a model without `output_names`")
+        return names
+
     # ----------------------------------------------------------------- the step
 
     def loss_and_predictions(self, x, y, sample_weight, training=True):

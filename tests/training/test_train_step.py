@@ -217,3 +217,27 @@ def test_subclass_overrides_only_the_gradient_hook():
 def test_invalid_model_argument():
     with pytest.raises(ValueError, match="Invalid `model` argument value"):
         kx.training.TrainStep("not a model")
+
+
+def test_multi_output_losses_by_output_name_match_built_in():
+    x, y = regression_data(n=32)
+    targets = [y, np.concatenate([y, -y], axis=1)]
+
+    def model_fn():
+        keras.utils.set_random_seed(7)
+        inputs = keras.Input((5,))
+        hidden = keras.layers.Dense(6, activation="tanh")(inputs)
+        return keras.Model(inputs, [keras.layers.Dense(1, name="first")(hidden),
+                                    keras.layers.Dense(2, name="second")(hidden)])
+
+    def train(model):
+        model.compile(optimizer="sgd", loss={"first": "mse", "second": "mae"},
+                      loss_weights={"first": 1.0, "second": 0.5})
+        return model.fit(x, targets, batch_size=8, epochs=2, shuffle=False, verbose=0).history
+
+    built_in = model_fn()
+    built_in_history = train(built_in)
+    trainer = kx.training.TrainStep(model_fn())
+    history = train(trainer)
+    assert sorted(history) == sorted(built_in_history)
+    assert max_abs_difference(trainer.get_weights(), built_in.get_weights()) < 1e-5
