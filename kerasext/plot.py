@@ -283,6 +283,9 @@ def plot_trials(tuner_or_scores, *, objective=None, direction="max", title=None)
     if len(failed):
         axis.plot(failed, np.full(len(failed), np.nanmin(values) if np.isfinite(values).any()
                                   else 0.0), "x", color="tab:red", label="failed trial")
+    from matplotlib.ticker import MaxNLocator
+
+    axis.xaxis.set_major_locator(MaxNLocator(integer=True))
     axis.set_xlabel("trial")
     axis.set_ylabel(name)
     axis.set_title(title or "Tuner trials")
