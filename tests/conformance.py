@@ -508,7 +508,9 @@ def run_metric_test(
 
     def evaluate(model_metric, model=None, **compile_kw):
         model = model or _identity_model(y_pred)
-        model.compile(loss=ZeroLoss(), metrics=[model_metric], **compile_kw)
+        # Keras passes sample_weight only to `weighted_metrics`; under `metrics` it is dropped.
+        kind = "metrics" if sample_weight is None else "weighted_metrics"
+        model.compile(loss=ZeroLoss(), **{kind: [model_metric]}, **compile_kw)
         logs = model.evaluate(
             y_pred, y_true, sample_weight=sample_weight, batch_size=batch_size,
             verbose=0, return_dict=True,

@@ -1,1 +1,18 @@
-"""kerasext.metrics."""
+"""kerasext.metrics: classification metrics equal to scikit-learn's, streamed and distributed.
+
+One core (`confusion.ConfusionCounts`) accumulates exact float64 per-class
+confusion counts from any label format; every metric here is a view of it.
+"""
+
+from kerasext.metrics.confusion_matrix import ConfusionMatrix
+from kerasext.metrics.report import ClassificationReport
+from kerasext.metrics.scores import F1Score, FBetaScore, Precision, Recall
+
+__all__ = [
+    "ClassificationReport",
+    "ConfusionMatrix",
+    "F1Score",
+    "FBetaScore",
+    "Precision",
+    "Recall",
+]

@@ -1,0 +1,161 @@
+"""Brings labels, predictions, sample weights and masks of any format to one form.
+
+Shapes are checked at trace time from the static shapes (unknown dimensions
+match anything); a shape that fits no format is a ValueError naming both
+shapes, never a broadcast.
+"""
+
+import collections
+import math
+
+from keras import ops
+
+try:  # keras >= 3.6 keeps masks here for every backend
+    from keras.src.backend.common.masking import get_keras_mask
+except ImportError:  # pragma: no cover - older layouts
+
+    def get_keras_mask(x):
+        return getattr(x, "_keras_mask", None)
+
+
+#: One batch, flattened over every leading (position) axis.
+#: binary / multiclass: `true` and `pred` are int32 class ids (N,);
+#: multilabel: bool indicators (N, C). `weight` is float64 (N,) or None (all 1),
+#: `valid` is bool (N,) or None (all valid).
+Batch = collections.namedtuple("Batch", ["true", "pred", "weight", "valid"])
+
+COUNT_DTYPE = "float64"
+
+
+def static_shape(x):
+    try:
+        return tuple(None if d is None else int(d) for d in x.shape)
+    except (TypeError, ValueError):
+        raise ValueError(
+            f"kerasext metrics need tensors of known rank; received a tensor of shape {x.shape}"
+        ) from None
+
+
+def fits(shape, expected):
+    """Same rank, and each known dimension equal (None matches anything)."""
+    return len(shape) == len(expected) and all(
+        a is None or b is None or a == b for a, b in zip(shape, expected)
+    )
+
+
+def _format_shape(shape):
+    return "(" + ", ".join("None" if d is None else str(d) for d in shape) + (
+        ",)" if len(shape) == 1 else ")"
+    )
+
+
+def _shape_error(task, num_classes, true_shape, pred_shape, expected):
+    classes = "" if task == "binary" else f", num_classes={num_classes}"
+    return ValueError(
+        f"y_true of shape {_format_shape(true_shape)} does not fit y_pred of shape "
+        f"{_format_shape(pred_shape)} for task={task!r}{classes}. Expected y_true of shape "
+        + " or ".join(_format_shape(s) for s in expected)
+        + "."
+    )
+
+
+def _per_position(value, reference, lead, what, pred_shape):
+    """Broadcasts a sample weight or a mask over the positions, flattened to (N,)."""
+    value = ops.convert_to_tensor(value)
+    shape = static_shape(value)
+    if len(shape) == len(lead) + 1 and shape[-1] == 1:
+        value = ops.squeeze(value, axis=-1)
+        shape = shape[:-1]
+    if len(shape) > len(lead) or not fits(shape, lead[: len(shape)]):
+        raise ValueError(
+            f"{what} of shape {_format_shape(shape)} does not fit y_pred of shape "
+            f"{_format_shape(pred_shape)}: expected a shape that leads "
+            f"{_format_shape(lead)} (one value per position)."
+        )
+    for _ in range(len(lead) - len(shape)):
+        value = ops.expand_dims(value, -1)
+    return ops.reshape(ops.broadcast_to(value, ops.shape(reference)), (-1,))
+
+
+def _and(valid, condition):
+    return condition if valid is None else ops.logical_and(valid, condition)
+
+
+def _threshold_in_score_space(threshold, from_logits):
+    if not from_logits:
+        return threshold
+    # sigmoid(x) > t  <=>  x > logit(t), without sigmoid's rounding near 0 and 1.
+    if threshold <= 0.0:
+        return -math.inf
+    if threshold >= 1.0:
+        return math.inf
+    return math.log(threshold / (1.0 - threshold))
+
+
+def standardize(y_true, y_pred, sample_weight, *, task, num_classes, threshold, from_logits,
+                ignore_class):
+    """Returns a `Batch` for `update_state`; raises ValueError on shapes that fit no format."""
+    mask = get_keras_mask(y_pred)
+    y_true = ops.convert_to_tensor(y_true)
+    y_pred = ops.convert_to_tensor(y_pred)
+    true_shape, pred_shape = static_shape(y_true), static_shape(y_pred)
+    cut = _threshold_in_score_space(threshold, from_logits)
+
+    if task == "binary":
+        # A trailing axis of 1 is the class axis, except on a rank-1 batch of one sample.
+        squeeze = len(pred_shape) >= 2 and pred_shape[-1] == 1
+        lead = pred_shape[:-1] if squeeze else pred_shape
+        if not (fits(true_shape, lead) or fits(true_shape, lead + (1,))):
+            raise _shape_error(task, num_classes, true_shape, pred_shape, [lead, lead + (1,)])
+        reference = ops.squeeze(y_pred, axis=-1) if squeeze else y_pred
+        scores = ops.reshape(ops.cast(reference, "float32"), (-1,))
+        labels = ops.reshape(ops.cast(y_true, "float32"), (-1,))
+        pred = ops.cast(ops.greater(scores, cut), "int32")
+        true = ops.cast(ops.greater(labels, 0.5), "int32")
+        valid = None if ignore_class is None else ops.not_equal(labels, float(ignore_class))
+    else:
+        if not pred_shape or pred_shape[-1] != num_classes:
+            raise ValueError(
+                f"y_pred of shape {_format_shape(pred_shape)} has no class axis of size "
+                f"num_classes={num_classes} (expected (..., {num_classes})); y_true has shape "
+                f"{_format_shape(true_shape)}."
+            )
+        lead = pred_shape[:-1]
+        reference = None  # built only when a sample weight or a mask needs it
+        scores = ops.reshape(y_pred, (-1, num_classes))
+        if task == "multilabel":
+            if not fits(true_shape, pred_shape):
+                raise _shape_error(task, num_classes, true_shape, pred_shape, [pred_shape])
+            true = ops.greater(ops.reshape(ops.cast(y_true, "float32"), (-1, num_classes)), 0.5)
+            pred = ops.greater(ops.cast(scores, "float32"), cut)
+            valid = None
+        else:
+            # argmax is the same on logits and on their softmax: from_logits changes nothing.
+            pred = ops.argmax(scores, axis=-1)  # int32, computed in float32 (mixed precision)
+            if fits(true_shape, lead) or fits(true_shape, lead + (1,)):
+                labels = ops.reshape(y_true, (-1,))
+                true = ops.cast(labels, "int32")
+                # Ids outside [0, C) (padding such as -1) are skipped rather than clamped.
+                valid = ops.logical_and(ops.greater_equal(true, 0), ops.less(true, num_classes))
+            elif fits(true_shape, lead + (num_classes,)):
+                true = ops.cast(
+                    ops.argmax(ops.reshape(y_true, (-1, num_classes)), axis=-1), "int32")
+                valid = None
+            else:
+                raise _shape_error(task, num_classes, true_shape, pred_shape,
+                                   [lead, lead + (1,), lead + (num_classes,)])
+            if ignore_class is not None:
+                valid = _and(valid, ops.not_equal(true, ignore_class))
+
+    if reference is None and (sample_weight is not None or mask is not None):
+        reference = y_pred[..., 0]
+    if sample_weight is None:
+        weight = None
+    else:
+        weight = ops.cast(
+            _per_position(sample_weight, reference, lead, "sample_weight", pred_shape),
+            COUNT_DTYPE)
+    if mask is not None:
+        mask = _per_position(mask, reference, lead, "The mask of y_pred", pred_shape)
+        valid = _and(valid, ops.cast(mask, "bool"))
+    return Batch(true=true, pred=pred, weight=weight, valid=valid)
