@@ -8,6 +8,7 @@ from kerasext.api_export import kerasext_export
 from kerasext.training.train_step import TrainStep, update_mean_tracker
 
 METHODS = ("fgsm", "pgd")
+_METHODS_TEXT = "{" + ", ".join(repr(m) for m in METHODS) + "}"
 
 
 def _is_number(value):
@@ -121,7 +122,7 @@ class AdversarialTraining(TrainStep):
             )
         if method not in METHODS:
             raise ValueError(
-                f"Invalid `method` argument value. Expected one of {set(METHODS)}. "
+                f"Invalid `method` argument value. Expected one of {_METHODS_TEXT}. "
                 f"Received: method={method!r}"
             )
         if not isinstance(steps, int) or isinstance(steps, bool) or steps < 1:

@@ -1,5 +1,7 @@
 """AdversarialTraining: FGSM equals epsilon * sign(grad) computed by hand; PGD stays in the ball."""
 
+import re
+
 import keras
 import numpy as np
 import pytest
@@ -100,27 +102,21 @@ def test_pgd_stays_in_the_ball_and_valid_range_and_raises_the_loss():
     )
 
 
-@pytest.mark.parametrize(
-    "kwargs",
-    [{"epsilon": 0.1}, {"epsilon": 0.1, "method": "pgd", "steps": 2, "random_start": False}],
-    ids=["fgsm", "pgd"],
-)
-def test_adversarial_training_conformance(kwargs):
+def test_fgsm_conformance():
     x, y = regression_data(n=8)
-    conformance.run_training_step_test(kx.training.AdversarialTraining, kwargs, small_model, x, y)
+    conformance.run_training_step_test(
+        kx.training.AdversarialTraining, {"epsilon": 0.1}, small_model, x, y
+    )
 
 
-def test_pgd_with_random_start_trains_under_mirrored_strategy_and_xla():
-    x, y = regression_data(n=16)
-    for strategy, jit_compile in ((conformance.mirrored_strategy(), False), (None, True)):
-        scope = strategy.scope() if strategy else tf.init_scope()
-        with scope:
-            trainer = kx.training.AdversarialTraining(small_model(), epsilon=0.1, method="pgd",
-                                                      steps=2, seed=3)
-            trainer.compile(optimizer="sgd", loss="mse", jit_compile=jit_compile)
-        history = trainer.fit(x, y, batch_size=8, epochs=2, verbose=0).history
-        assert np.all(np.isfinite(history["adversarial_loss"]))
-        assert history["adversarial_loss"][0] > history["clean_loss"][0]
+def test_pgd_conformance():
+    # The random start draws per replica, so one device and two replicas perturb
+    # differently: the weights are compared for the deterministic FGSM above.
+    x, y = regression_data(n=8)
+    conformance.run_training_step_test(
+        kx.training.AdversarialTraining, {"epsilon": 0.1, "method": "pgd", "steps": 2, "seed": 3},
+        small_model, x, y, compare_distributed_weights=False,
+    )
 
 
 def test_integer_inputs_raise_a_clear_error():
@@ -148,25 +144,26 @@ def test_logs_reset_every_epoch_and_stay_out_of_evaluate():
     assert sorted(history) == ["adversarial_loss", "clean_loss", "loss", "mae"]
     for name in ("clean_loss", "adversarial_loss"):
         assert batch_logs[4][name] == pytest.approx(batch_logs[0][name], rel=1e-6)
+        np.testing.assert_allclose(history[name][0], history[name][1], rtol=1e-6)
+    assert history["adversarial_loss"][0] > history["clean_loss"][0]
     logs = trainer.evaluate(x, y, verbose=0, return_dict=True)
     assert sorted(logs) == ["loss", "mae"]
     assert logs["loss"] == pytest.approx(history["clean_loss"][-1], rel=1e-5)
 
 
-@pytest.mark.parametrize(
-    "kwargs, match",
-    [
+def test_invalid_arguments():
+    model = small_model()
+    for kwargs, match in (
         ({"epsilon": 0.0}, "Invalid `epsilon` argument value"),
-        ({"epsilon": 0.1, "method": "cw"}, "Invalid `method` argument value"),
+        ({"epsilon": 0.1, "method": "cw"},
+         "Invalid `method` argument value. Expected one of {'fgsm', 'pgd'}"),
         ({"epsilon": 0.1, "steps": 0}, "Invalid `steps` argument value"),
         ({"epsilon": 0.1, "step_size": -1.0}, "Invalid `step_size` argument value"),
         ({"epsilon": 0.1, "adversarial_weight": 1.5}, "Invalid `adversarial_weight`"),
         ({"epsilon": 0.1, "clip_min": 1.0, "clip_max": 0.0}, "clip_min < clip_max"),
-    ],
-)
-def test_invalid_arguments(kwargs, match):
-    with pytest.raises(ValueError, match=match):
-        kx.training.AdversarialTraining(small_model(), **kwargs)
+    ):
+        with pytest.raises(ValueError, match=re.escape(match)):
+            kx.training.AdversarialTraining(model, **kwargs)
 
 
 def fgsm_attack(model, x, y, epsilon):

@@ -1,5 +1,7 @@
 """SAM / ASAM: one step equals the update computed by hand in NumPy."""
 
+import re
+
 import keras
 import numpy as np
 import pytest
@@ -90,15 +92,12 @@ def test_composes_with_gradient_accumulation_and_clipping():
     np.testing.assert_allclose(new_bias, bias - LEARNING_RATE * grads[1], rtol=0, atol=1e-6)
 
 
-@pytest.mark.parametrize("adaptive", [False, True], ids=["SAM", "ASAM"])
-def test_sam_conformance(adaptive):
+def test_sam_conformance():
     x, y = regression_data(n=8)
-    conformance.run_training_step_test(
-        kx.training.SAM, {"rho": 0.1, "adaptive": adaptive}, small_model, x, y
-    )
+    conformance.run_training_step_test(kx.training.SAM, {"rho": 0.1}, small_model, x, y)
 
 
-def test_mirrored_strategy_over_several_steps_with_sample_weights():
+def test_asam_under_mirrored_strategy_over_several_steps_with_sample_weights():
     """Two replicas equal one device with the same global batch, step after step."""
     x, y = regression_data(n=32)
     sample_weight = np.random.default_rng(3).uniform(size=len(x)).astype("float32")
@@ -108,7 +107,7 @@ def test_mirrored_strategy_over_several_steps_with_sample_weights():
     def train():
         model = small_model()
         model.set_weights(initial)
-        trainer = kx.training.SAM(model, rho=0.2)
+        trainer = kx.training.SAM(model, rho=0.5, adaptive=True)
         trainer.compile(optimizer=keras.optimizers.Adam(0.05), loss="mse")
         return trainer
 
@@ -172,14 +171,12 @@ def test_learns_under_mixed_float16():
     assert loss[-1] < 0.7 * loss[0], loss
 
 
-@pytest.mark.parametrize(
-    "kwargs, match",
-    [
-        ({"rho": -0.1}, "Invalid `rho` argument value"),
+def test_invalid_arguments():
+    model = small_model()
+    for kwargs, match in (
+        ({"rho": -0.1}, "Invalid `rho` argument value. Expected a number >= 0. Received: rho=-0.1"),
         ({"adaptive": "yes"}, "Invalid `adaptive` argument value"),
         ({"eta": -1.0}, "Invalid `eta` argument value"),
-    ],
-)
-def test_invalid_arguments(kwargs, match):
-    with pytest.raises(ValueError, match=match):
-        kx.training.SAM(small_model(), **kwargs)
+    ):
+        with pytest.raises(ValueError, match=re.escape(match)):
+            kx.training.SAM(model, **kwargs)
