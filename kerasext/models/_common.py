@@ -1,0 +1,37 @@
+"""Pieces shared by the seed-architecture models."""
+
+import keras
+
+
+def output_dtype(policy):
+    """The dtype of a model's output layer: float32 under a mixed policy.
+
+    Softmax, sigmoid and the loss on top of them are fragile in float16, and
+    Keras' loss scaling expects float32 predictions.
+    """
+    if policy.compute_dtype != policy.variable_dtype:
+        return "float32"
+    return policy
+
+
+def classification_head(num_classes, policy, *, name="head", kernel_regularizer=None):
+    """`Dense(num_classes, "softmax")`, or one linear unit when `num_classes` is None."""
+    if num_classes is None:
+        units, activation = 1, None
+    else:
+        units, activation = num_classes, "softmax"
+    return keras.layers.Dense(
+        units,
+        activation=activation,
+        kernel_regularizer=kernel_regularizer,
+        dtype=output_dtype(policy),
+        name=name,
+    )
+
+
+def check_input_rank(model, input_shape, rank, layout):
+    if len(input_shape) != rank:
+        raise ValueError(
+            f"{type(model).__name__} expects inputs of rank {rank} {layout}. "
+            f"Received: input_shape={tuple(input_shape)}"
+        )
