@@ -1,0 +1,245 @@
+"""cross_validate against hand-written loops over scikit-learn's own folds."""
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+from sklearn.datasets import load_breast_cancer
+from sklearn.model_selection import GroupKFold, KFold, StratifiedKFold
+
+import kerasext as kx
+from kerasext import model_selection
+from kerasext.model_selection import CrossValidationResult, cross_validate
+
+
+def _breast_cancer():
+    x, y = load_breast_cancer(return_X_y=True)
+    x = ((x - x.mean(0)) / x.std(0)).astype("float32")
+    return x, y
+
+
+def _build_logistic_regression():
+    model = kx.models.LogisticRegression()
+    model.compile(
+        optimizer=keras.optimizers.Adam(0.05),
+        loss="binary_crossentropy",
+        metrics=["accuracy"],
+        jit_compile=False,
+    )
+    return model
+
+
+def _build_dense(inputs=4, outputs=1, activation="sigmoid", loss="binary_crossentropy"):
+    def build():
+        model = keras.Sequential(
+            [keras.Input((inputs,)), keras.layers.Dense(outputs, activation=activation)]
+        )
+        model.compile("sgd", loss, metrics=["mae"], jit_compile=False)
+        return model
+
+    return build
+
+
+def test_matches_hand_written_loop_on_breast_cancer(monkeypatch):
+    x, y = _breast_cancer()
+    seed, folds, fit_kwargs = 11, 3, {"epochs": 2, "batch_size": 64}
+    cleared = []
+    real_clear = keras.backend.clear_session
+    monkeypatch.setattr(
+        keras.backend, "clear_session", lambda **kw: (cleared.append(1), real_clear(**kw))
+    )
+
+    result = cross_validate(
+        _build_logistic_regression, x, y, cv=folds, fit_kwargs=fit_kwargs, seed=seed
+    )
+
+    # The documented seeding: StratifiedKFold(shuffle=True, random_state=seed) for integer
+    # labels, and keras.utils.set_random_seed(seed + fold) before each model is built.
+    expected = []
+    hand_splits = list(StratifiedKFold(folds, shuffle=True, random_state=seed).split(x, y))
+    for fold, (train, test) in enumerate(hand_splits):
+        keras.utils.set_random_seed(seed + fold)
+        model = _build_logistic_regression()
+        model.fit(x[train], y[train], verbose=0, **fit_kwargs)
+        expected.append(
+            model.evaluate(x[test], y[test], batch_size=64, verbose=0, return_dict=True)
+        )
+
+    assert len(result.splits) == folds
+    for (train, test), (hand_train, hand_test) in zip(result.splits, hand_splits):
+        np.testing.assert_array_equal(train, hand_train)
+        np.testing.assert_array_equal(test, hand_test)
+    accuracies = np.array([scores["accuracy"] for scores in result.fold_scores])
+    hand_accuracies = np.array([scores["accuracy"] for scores in expected])
+    np.testing.assert_allclose(accuracies, hand_accuracies, rtol=0, atol=1e-6)
+    np.testing.assert_allclose(
+        [s["loss"] for s in result.fold_scores], [s["loss"] for s in expected], atol=1e-6
+    )
+    assert hand_accuracies.min() > 0.85  # the models did learn
+    assert result.mean["accuracy"] == pytest.approx(hand_accuracies.mean(), abs=1e-6)
+    assert result.std["accuracy"] == pytest.approx(hand_accuracies.std(), abs=1e-6)
+    # Held-out part as validation data, one history per fold, memory released between folds.
+    assert [len(h["loss"]) for h in result.histories] == [2] * folds
+    assert all("val_accuracy" in h for h in result.histories)
+    assert len(cleared) >= folds
+    assert result.models is None
+    table = str(result)
+    assert "accuracy" in table and "mean" in table and "std" in table
+    assert f"{result.mean['accuracy']:.4f}" in table
+
+
+def test_dict_inputs_index_pairs_sample_weight_and_returned_models(rng):
+    n = 24
+    x = {
+        "a": rng.normal(size=(n, 3)).astype("float32"),
+        "b": rng.normal(size=(n, 2)).astype("float32"),
+    }
+    y = rng.normal(size=(n, 1)).astype("float32")
+    weights = rng.uniform(0.0, 2.0, size=n).astype("float32")
+    groups = np.repeat(np.arange(4), 6)
+    pairs = list(GroupKFold(2).split(x["a"], y, groups))
+
+    def build():
+        a, b = keras.Input((3,), name="a"), keras.Input((2,), name="b")
+        out = keras.layers.Dense(1)(keras.layers.Concatenate()([a, b]))
+        model = keras.Model({"a": a, "b": b}, out)
+        model.compile("sgd", "mse", metrics=["mae"], jit_compile=False)
+        return model
+
+    result = cross_validate(
+        build,
+        x,
+        y,
+        cv=(pair for pair in pairs),
+        fit_kwargs={"epochs": 1, "sample_weight": weights, "batch_size": 8},
+        return_models=True,
+        seed=3,
+    )
+    assert len(result.models) == 2
+    for (train, test), (hand_train, hand_test), model, scores in zip(
+        result.splits, pairs, result.models, result.fold_scores
+    ):
+        np.testing.assert_array_equal(train, hand_train)
+        np.testing.assert_array_equal(test, hand_test)
+        x_test = {key: value[test] for key, value in x.items()}
+        # Held-out MSE and MAE computed with NumPy: the loss is weighted (Keras' reduction
+        # "sum_over_batch_size" divides by the number of samples); `metrics=` are not.
+        error = model.predict(x_test, verbose=0) - y[test]
+        w = weights[test]
+        assert scores["loss"] == pytest.approx(np.mean(w * error[:, 0] ** 2), rel=1e-5)
+        assert scores["mae"] == pytest.approx(np.mean(np.abs(error[:, 0])), rel=1e-5)
+
+
+class _RecordsModels(keras.callbacks.Callback):
+    seen = []
+
+    def on_train_begin(self, logs=None):
+        type(self).seen.append((id(self), id(self.model)))
+
+
+def test_callbacks_are_deep_copied_per_fold(rng):
+    x = rng.normal(size=(12, 4)).astype("float32")
+    y = (rng.uniform(size=12) > 0.5).astype("float32")
+    original = _RecordsModels()
+    _RecordsModels.seen = []
+    result = cross_validate(
+        _build_dense(), x, y, cv=2, callbacks=[original], fit_kwargs={"epochs": 1}
+    )
+    callback_ids = {callback for callback, _ in _RecordsModels.seen}
+    model_ids = {model for _, model in _RecordsModels.seen}
+    assert len(_RecordsModels.seen) == 2
+    assert len(callback_ids) == 2 and id(original) not in callback_ids
+    assert len(model_ids) == 2
+    assert getattr(original, "_model", None) is None
+    assert [len(h["loss"]) for h in result.histories] == [1, 1]
+
+
+def test_stratification_rule():
+    cases = {
+        "int": (np.array([0, 1, 2] * 6), True),
+        "int column": (np.array([[0], [1]] * 9), True),
+        "str": (np.array(["a", "b", "c"] * 6), True),
+        "one-hot": (np.eye(3)[np.array([0, 1, 2] * 6)], True),
+        "float": (np.linspace(0.0, 1.0, 18), False),
+        "float 0/1": (np.array([0.0, 1.0] * 9), False),
+        "multi-label": (np.array([[1, 1, 0], [0, 1, 1], [1, 0, 0]] * 6), False),
+        "dict": ({"out": np.array([0, 1, 2] * 6)}, False),
+    }
+    x = np.zeros((18, 2))
+    for name, (y, stratified) in cases.items():
+        splits = model_selection.make_splits(3, x, y, 18, seed=5)
+        if stratified:
+            labels = np.argmax(y, axis=1) if y.ndim == 2 and y.shape[1] > 1 else np.ravel(y)
+            reference = StratifiedKFold(3, shuffle=True, random_state=5).split(x, labels)
+        else:
+            reference = KFold(3, shuffle=True, random_state=5).split(x)
+        for (train, test), (ref_train, ref_test) in zip(splits, reference):
+            np.testing.assert_array_equal(test, ref_test, err_msg=name)
+            np.testing.assert_array_equal(train, ref_train, err_msg=name)
+
+
+def test_result_table_and_statistics():
+    result = CrossValidationResult(
+        histories=[{"loss": [1.0]}, {"loss": [2.0]}, {"loss": [3.0]}],
+        fold_scores=[{"loss": 0.5, "mae": 1e-5}, {"loss": 0.25, "mae": 2e-5}, {"loss": 1.0, "mae": 3e-5}],
+        splits=[([1, 2], [0]), ([0, 2], [1]), ([0, 1], [2])],
+    )
+    assert result.n_splits == 3
+    assert result.mean["loss"] == pytest.approx(np.mean([0.5, 0.25, 1.0]))
+    assert result.std["loss"] == pytest.approx(np.std([0.5, 0.25, 1.0]))
+    lines = str(result).splitlines()
+    assert lines[0].split() == ["fold", "loss", "mae"]
+    assert lines[2].split() == ["0", "0.5000", "1.000e-05"]
+    assert lines[-1].split()[0] == "std" and lines[-2].split()[0] == "mean"
+    assert "CrossValidationResult" in repr(result) and str(result) in repr(result)
+    again = CrossValidationResult.from_dict(result.to_dict())
+    assert again.fold_scores == result.fold_scores and again.histories == result.histories
+
+
+# --------------------------------------------------------------------------- bad input
+
+
+def test_cv_larger_than_samples_is_refused():
+    x, y = np.zeros((4, 4), "float32"), np.zeros((4,), "float32")
+    with pytest.raises(ValueError, match=r"cv=5 folds from 4 samples"):
+        cross_validate(_build_dense(), x, y, cv=5)
+    with pytest.raises(ValueError, match=r"Invalid `cv` argument value.*cv=1"):
+        cross_validate(_build_dense(), x, y, cv=1)
+    with pytest.raises(ValueError, match=r"`cv` splitter KFold.*could not split the 4 samples"):
+        cross_validate(_build_dense(), x, y, cv=KFold(6))
+
+
+def test_class_rarer_than_folds_is_refused():
+    x = np.zeros((11, 4), "float32")
+    y = np.array([0] * 5 + [1] * 4 + [2] * 2)
+    with pytest.raises(ValueError, match=r"Cannot stratify cv=3 folds.*class 2 has 2"):
+        cross_validate(_build_dense(), x, y, cv=3)
+
+
+def test_uncompiled_or_non_model_is_refused():
+    x, y = np.zeros((6, 4), "float32"), np.zeros((6,), "float32")
+
+    def uncompiled():
+        return keras.Sequential([keras.Input((4,)), keras.layers.Dense(1)])
+
+    with pytest.raises(ValueError, match=r"uncompiled model \(fold 0\).*model.compile"):
+        cross_validate(uncompiled, x, y, cv=2)
+    with pytest.raises(ValueError, match=r"must return a keras.Model"):
+        cross_validate(lambda: "not a model", x, y, cv=2)
+    with pytest.raises(ValueError, match=r"Invalid `build_model`"):
+        cross_validate("not callable", x, y, cv=2)
+
+
+def test_inconsistent_or_unsplittable_data_is_refused():
+    build = _build_dense()
+    with pytest.raises(ValueError, match=r"same number of samples"):
+        cross_validate(build, np.zeros((6, 4)), np.zeros((5,)), cv=2)
+    dataset = tf.data.Dataset.from_tensor_slices(np.zeros((6, 4)))
+    with pytest.raises(ValueError, match=r"tf.data datasets and generators"):
+        cross_validate(build, dataset, None, cv=2)
+    with pytest.raises(ValueError, match=r"`fit_kwargs` may not contain 'x'"):
+        cross_validate(build, np.zeros((6, 4)), np.zeros((6,)), cv=2, fit_kwargs={"x": 1})
+    with pytest.raises(ValueError, match=r"Invalid `seed`"):
+        cross_validate(build, np.zeros((6, 4)), np.zeros((6,)), cv=2, seed=1.5)
+    with pytest.raises(ValueError, match=r"Fold 0 of `cv` has an empty test set"):
+        cross_validate(build, np.zeros((6, 4)), np.zeros((6,)), cv=[(np.arange(6), [])])
