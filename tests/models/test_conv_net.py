@@ -1,3 +1,4 @@
+import keras
 import numpy as np
 import pytest
 
@@ -65,8 +66,8 @@ def test_invalid_arguments(kwargs, argument):
 def test_digits_validation_accuracy():
     x_train, x_test, y_train, y_test = digits_split()
     model = kx.models.ConvNet(10)
-    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy",
+    model.compile(optimizer=keras.optimizers.Adam(3e-3), loss="sparse_categorical_crossentropy",
                   metrics=["accuracy"])
     history = model.fit(x_train[..., None], y_train, validation_data=(x_test[..., None], y_test),
-                        epochs=6, batch_size=32, verbose=0)
+                        epochs=8, batch_size=32, verbose=0)
     assert history.history["val_accuracy"][-1] >= 0.95
