@@ -2,7 +2,12 @@
 
 import math
 
-from keras.src.trainers import compile_utils
+try:  # Keras' containers of compiled metrics (private; looked up by duck typing if moved)
+    from keras.src.trainers.compile_utils import CompileMetrics, MetricsList
+
+    _CONTAINERS = (CompileMetrics, MetricsList)
+except ImportError:  # pragma: no cover
+    _CONTAINERS = ()
 
 # Substrings that mark a quantity to maximize / minimize when no metric object
 # says so through its `_direction` attribute (Keras 2's heuristics, extended).
@@ -41,7 +46,9 @@ def check_number(name, value, *, minimum=None, integer=False, allow_none=False):
 def _flat_metrics(model):
     found = []
     for metric in getattr(model, "metrics", None) or []:
-        if isinstance(metric, (compile_utils.CompileMetrics, compile_utils.MetricsList)):
+        if isinstance(metric, _CONTAINERS) or (
+            not hasattr(metric, "_direction") and isinstance(getattr(metric, "metrics", None), list)
+        ):
             found.extend(metric.metrics)
         else:
             found.append(metric)

@@ -178,6 +178,7 @@ class BackupAndRestore(keras.callbacks.BackupAndRestore):
                     stacklevel=2,
                 )
                 super().on_train_begin(logs)
+                self._set_initial_epoch = True
             return
         candidates = [pointer["current"]]
         if pointer.get("previous"):
