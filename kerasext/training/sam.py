@@ -116,8 +116,8 @@ class SAM(TrainStep):
 
         Returns:
             A list of tensors shaped like the weights (zeros where the
-            gradient is `None`, and everywhere if the gradient is not finite,
-            as after a loss-scale overflow).
+            gradient is `None`). After a loss-scale overflow the result is not
+            finite, and the `LossScaleOptimizer` skips the step.
         """
         variables = self.trainable_weights
         pairs = [(g, v) for g, v in zip(gradients, variables) if g is not None]
@@ -131,7 +131,6 @@ class SAM(TrainStep):
             directions = [g for g, _ in pairs]
         norm = ops.sqrt(ops.sum(ops.stack([ops.sum(ops.square(d)) for d in directions])))
         factor = self.rho / (norm + _NORM_EPSILON)
-        factor = ops.where(ops.isfinite(factor) & ops.isfinite(norm), factor, 0.0)
         perturbations = []
         for g, v in zip(gradients, variables):
             if g is None:
