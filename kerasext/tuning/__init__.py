@@ -1,6 +1,7 @@
 """kerasext.tuning: a keras_tuner.HyperModel per architecture, and `describe` to inspect a space."""
 
 from kerasext.tuning.base import KerasextHyperModel
+from kerasext.tuning.cross_validated import CrossValidated
 from kerasext.tuning.describe import describe
 from kerasext.tuning.reading_list import (
     HyperEncoderDecoder,
@@ -16,6 +17,7 @@ from kerasext.tuning.seed_models import (
 )
 
 __all__ = [
+    "CrossValidated",
     "HyperConvNet",
     "HyperEncoderDecoder",
     "HyperInceptionNet",

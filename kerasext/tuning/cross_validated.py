@@ -113,11 +113,11 @@ class CrossValidated:
     class CVRandomSearch(kx.tuning.CrossValidated, kt.RandomSearch):
         pass
 
-    tuner = CVRandomSearch(build, objective="val_accuracy", max_trials=2, cv=3,
+    tuner = CVRandomSearch(build, objective="val_accuracy", max_trials=2, cv=2,
                            seed=1, directory="cv_search", overwrite=True)
     tuner.search(x, y, epochs=1, batch_size=16)
     trial = tuner.oracle.get_best_trials(1)[0]
-    folds = [trial.metrics.get_last_value(f"val_accuracy_fold_{k}") for k in range(3)]
+    folds = [trial.metrics.get_last_value(f"val_accuracy_fold_{k}") for k in range(2)]
     assert abs(trial.score - np.mean(folds)) < 1e-6
     ```
     """
