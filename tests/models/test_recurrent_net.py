@@ -12,10 +12,11 @@ X = np.random.default_rng(0).normal(size=(4, 5, 3)).astype("float32")
 @pytest.mark.parametrize(
     "init_kwargs, expected_shape",
     [
-        ({"num_classes": None, "units": [4], "cell": "lstm", "bidirectional": True,
-          "dropout": 0.1, "return_sequences": True, "l2": 1e-3}, (4, 5, 1)),
+        # Bidirectional stacked LSTMs go through the harness in test_recurrent_block.py.
+        ({"num_classes": None, "units": [4], "cell": "gru", "dropout": 0.1,
+          "return_sequences": True, "l2": 1e-3}, (4, 5, 1)),
     ],
-    ids=["lstm-bidirectional-sequence-regression"],
+    ids=["gru-sequence-regression"],
 )
 def test_conformance(init_kwargs, expected_shape):
     conformance.run_model_test(
