@@ -71,8 +71,10 @@ class ConfusionCounts(keras.metrics.Metric):
     - binary / multiclass: `confusion`, the (C, C) matrix of weighted counts
       (rows: true class, columns: predicted class; binary is C = 2), and
       `seen`, the unweighted number of times each class occurred in y_true or
-      y_pred (scikit-learn averages over the classes present when `labels` is
-      None, whatever their weight);
+      y_pred in batches that came with a sample_weight (scikit-learn averages
+      over the classes present when `labels` is None, whatever their weight;
+      without weights the counts themselves say which classes occurred, so an
+      unweighted batch skips this update);
     - multilabel: `confusion`, the (C, 2, 2) matrix [[tn, fp], [fn, tp]] per
       label, as `sklearn.metrics.multilabel_confusion_matrix`;
     - with `per_sample=True` (multilabel `samples` average), `sample_scores`,
@@ -207,6 +209,8 @@ class ConfusionCounts(keras.metrics.Metric):
             true_ids = ops.where(batch.valid, true_ids, ops.zeros_like(true_ids))
         self.confusion.assign_add(ops.scatter(
             ops.stack([true_ids, pred_ids], axis=1), count, (num_classes, num_classes)))
+        if batch.weight is None:
+            return
         occurrences = ops.ones_like(weight) if valid is None else valid
         self.seen.assign_add(ops.scatter(
             ops.expand_dims(ops.concatenate([true_ids, pred_ids]), 1),
@@ -258,19 +262,29 @@ class ConfusionCounts(keras.metrics.Metric):
             return tp, tp + confusion[:, 0, 1], tp + confusion[:, 1, 0]
         return ops.diagonal(confusion), ops.sum(confusion, axis=0), ops.sum(confusion, axis=1)
 
+    def counts(self):
+        """(tp, predicted, actual, included) for the reported classes, read once per result.
+
+        `included` says which of them enter an average: every listed label
+        does; with `labels=None`, a binary / multiclass average runs over the
+        classes present in y_true or y_pred, as scikit-learn infers its labels
+        from the data (a class never seen is left out, not counted as 0).
+        """
+        tp, predicted, actual = self.class_counts()
+        included = None
+        if self._task != "multilabel" and self._label_ids is None:
+            included = self._presence(predicted, actual)
+        if self._task != "binary":
+            tp, predicted, actual = self._select(tp), self._select(predicted), self._select(actual)
+        return tp, predicted, actual, included
+
+    def _presence(self, predicted, actual):
+        """Over every class id (binary / multiclass): whether it occurred in y_true or y_pred."""
+        return ops.logical_or(ops.not_equal(actual + predicted, 0.0),
+                              ops.greater(ops.convert_to_tensor(self.seen), 0.0))
+
     def _select(self, vector):
         return vector if self._label_ids is None else ops.take(vector, self._label_ids, axis=0)
-
-    def _included(self):
-        """Which of the selected classes enter an average.
-
-        Every listed label does; with `labels=None`, a multiclass average runs
-        over the classes present in y_true or y_pred, as scikit-learn infers
-        its labels from the data (a class never seen is left out, not 0).
-        """
-        if self._label_ids is not None or self._task == "multilabel":
-            return ops.ones((len(self._label_ids or ()) or self._num_classes,), dtype="bool")
-        return ops.greater(ops.convert_to_tensor(self.seen), 0.0)
 
     def _scores(self, which, tp, predicted, actual, beta):
         if which == PRECISION:
@@ -281,37 +295,54 @@ class ConfusionCounts(keras.metrics.Metric):
         return self._divide((1.0 + beta2) * tp, beta2 * actual + predicted)
 
     def _mean(self, values, included, weights=None):
-        """scikit-learn's `_nanaverage` over the included classes."""
-        used = ops.logical_and(included, ops.logical_not(ops.isnan(values)))
+        """scikit-learn's `_nanaverage` over the included classes (None: all)."""
+        used = ops.logical_not(ops.isnan(values))
+        if included is not None:
+            used = ops.logical_and(included, used)
         count = ops.sum(ops.cast(used, COUNT_DTYPE))
-        values = ops.where(used, values, ops.zeros_like(values))
+        values = ops.where(used, values, 0.0)
         mean = ops.sum(values) / ops.maximum(count, 1.0)
         if weights is not None:
-            weights = ops.where(used, weights, ops.zeros_like(weights))
+            weights = ops.where(used, weights, 0.0)
             total = ops.sum(weights)
             weighted = ops.sum(values * weights) / ops.where(total == 0.0, 1.0, total)
             # All weights zero: scikit-learn falls back to the unweighted mean.
             mean = ops.where(total == 0.0, mean, weighted)
         return ops.where(count == 0.0, self._zero_division_value(), mean)
 
+    def _samples_average(self, which):
+        sums = ops.convert_to_tensor(self.sample_scores)[which]
+        weighted = sums[0] / ops.where(sums[1] == 0.0, 1.0, sums[1])
+        unweighted = sums[2] / ops.maximum(sums[3], 1.0)
+        mean = ops.where(sums[1] == 0.0, unweighted, weighted)
+        return ops.where(sums[3] == 0.0, self._zero_division_value(), mean)
+
+    def average_scores(self, which, average, scores, counts, beta=1.0):
+        """Averages per-class `scores` (of `which`) as scikit-learn's `average` does."""
+        tp, predicted, actual, included = counts
+        if average == "samples":
+            return self._samples_average(which)
+        if average == "micro":
+            return self._scores(which, ops.sum(tp), ops.sum(predicted), ops.sum(actual), beta)
+        if average is None:
+            return scores
+        return self._mean(scores, included, actual if average == "weighted" else None)
+
     def compute_score(self, which, average, beta=1.0):
-        """Precision, recall or F-beta (`which`) under `average`, in float64."""
-        tp, predicted, actual = self.class_counts()
+        """Precision, recall or F-beta (`which`) under `average`, in float64.
+
+        Binary scores the positive class 1 whatever `average` says.
+        """
+        counts = self.counts()
+        tp, predicted, actual, _ = counts
         if self._task == "binary":
             return self._scores(which, tp[1], predicted[1], actual[1], beta)
         if average == "samples":
-            sums = ops.convert_to_tensor(self.sample_scores)[which]
-            weighted = sums[0] / ops.where(sums[1] == 0.0, 1.0, sums[1])
-            unweighted = sums[2] / ops.maximum(sums[3], 1.0)
-            mean = ops.where(sums[1] == 0.0, unweighted, weighted)
-            return ops.where(sums[3] == 0.0, self._zero_division_value(), mean)
-        tp, predicted, actual = self._select(tp), self._select(predicted), self._select(actual)
-        if average == "micro":
-            return self._scores(which, ops.sum(tp), ops.sum(predicted), ops.sum(actual), beta)
-        scores = self._scores(which, tp, predicted, actual, beta)
-        if average is None:
-            return scores
-        return self._mean(scores, self._included(), actual if average == "weighted" else None)
+            return self._samples_average(which)
+        scores = None
+        if average != "micro":
+            scores = self._scores(which, tp, predicted, actual, beta)
+        return self.average_scores(which, average, scores, counts, beta)
 
     def get_config(self):
         return {

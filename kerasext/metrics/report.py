@@ -99,30 +99,27 @@ class ClassificationReport(ConfusionCounts):
         if resolved == "multilabel":
             self._averages.append("samples")
 
-    def _class_scores(self):
-        """Per reported class: precision, recall, F1 and support (float64)."""
-        scores = [self._per_class(which) for which in (PRECISION, RECALL, FSCORE)]
-        _, _, actual = self.class_counts()
-        return (*scores, self._select(actual))
+    def _rows_and_averages(self):
+        """Per reported class (P, R, F1, support) and {average: (P, R, F1)}, float64.
 
-    def _per_class(self, which):
-        if self._task == "binary":
-            tp, predicted, actual = self.class_counts()
-            return self._scores(which, tp, predicted, actual, 1.0)
-        return self.compute_score(which, None)
-
-    def _average(self, which, average):
-        if self._task != "binary":
-            return self.compute_score(which, average)
-        # A binary report is a two-class multiclass one (scikit-learn's view of 0/1 labels).
-        tp, predicted, actual = self.class_counts()
-        if average == "micro":
-            return self._scores(which, ops.sum(tp), ops.sum(predicted), ops.sum(actual), 1.0)
-        return self._mean(self._scores(which, tp, predicted, actual, 1.0), self._included(),
-                          actual if average == "weighted" else None)
+        The counts are read once; a binary report is a two-class multiclass one
+        (scikit-learn's view of 0/1 labels).
+        """
+        counts = self.counts()
+        tp, predicted, actual, _ = counts
+        per_class = [self._scores(which, tp, predicted, actual, 1.0)
+                     for which in (PRECISION, RECALL, FSCORE)]
+        averages = {}
+        for average in ("micro", "macro", "weighted", "samples"):
+            if average == "samples" and self._task != "multilabel":
+                continue
+            averages[average] = [
+                self.average_scores(which, average, scores, counts)
+                for which, scores in zip((PRECISION, RECALL, FSCORE), per_class)]
+        return (*per_class, actual), averages
 
     def result(self):
-        precision, recall, f1, support = self._class_scores()
+        (precision, recall, f1, support), averages = self._rows_and_averages()
         logs = {}
         for index, row in enumerate(self._row_names):
             for stat, values in zip(STATS, (precision, recall, f1)):
@@ -130,12 +127,10 @@ class ClassificationReport(ConfusionCounts):
             logs[f"{self.name}_{row}_support"] = support[index]
         total = ops.sum(support)
         if self._has_accuracy:
-            logs[f"{self.name}_accuracy"] = ops.cast(self._average(PRECISION, "micro"),
-                                                     self.dtype)
+            logs[f"{self.name}_accuracy"] = ops.cast(averages["micro"][0], self.dtype)
         for average in self._averages:
-            for stat, which in zip(STATS, (PRECISION, RECALL, FSCORE)):
-                logs[f"{self.name}_{average}_avg_{stat}"] = ops.cast(
-                    self._average(which, average), self.dtype)
+            for stat, value in zip(STATS, averages[average]):
+                logs[f"{self.name}_{average}_avg_{stat}"] = ops.cast(value, self.dtype)
             logs[f"{self.name}_{average}_avg_support"] = total
         return logs
 
@@ -143,27 +138,27 @@ class ClassificationReport(ConfusionCounts):
 
     def _table(self):
         """Rows and average rows of scikit-learn's report, as Python floats (eager)."""
+        (precision, recall, f1, support), averages = self._rows_and_averages()
         precision, recall, f1, support = (np.asarray(ops.convert_to_numpy(v), dtype="float64")
-                                          for v in self._class_scores())
+                                          for v in (precision, recall, f1, support))
         shown = list(range(len(self._rows)))
         micro_is_accuracy = self._has_accuracy
-        if self.labels is None and self._task != "multilabel":
-            present = np.asarray(ops.convert_to_numpy(self.seen)) > 0
-            shown = [i for i in shown if present[self._rows[i]]]
-        elif self._task != "multilabel":
-            present = np.flatnonzero(np.asarray(ops.convert_to_numpy(self.seen)) > 0)
-            micro_is_accuracy = set(self._rows) >= set(present.tolist())
+        if self._task != "multilabel":
+            _, predicted, actual = self.class_counts()
+            present = np.flatnonzero(
+                np.asarray(ops.convert_to_numpy(self._presence(predicted, actual)))).tolist()
+            if self.labels is None:
+                shown = present  # scikit-learn lists the classes it finds in the data
+            else:
+                micro_is_accuracy = set(self._rows) >= set(present)
         rows = [(self._row_names[i], precision[i], recall[i], f1[i], support[i]) for i in shown]
         total = float(np.sum(support))
-        averages = []
-        for average in ("micro", "macro", "weighted", "samples"):
-            if average == "samples" and self._task != "multilabel":
-                continue
+        table_averages = []
+        for average, values in averages.items():
             heading = "accuracy" if average == "micro" and micro_is_accuracy else f"{average} avg"
-            values = [float(ops.convert_to_numpy(self._average(which, average)))
-                      for which in (PRECISION, RECALL, FSCORE)]
-            averages.append((heading, *values, total))
-        return rows, averages
+            table_averages.append(
+                (heading, *(float(ops.convert_to_numpy(v)) for v in values), total))
+        return rows, table_averages
 
     def to_dict(self):
         """The nested dict `sklearn.metrics.classification_report(output_dict=True)` returns."""
