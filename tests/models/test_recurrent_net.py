@@ -84,3 +84,14 @@ def test_lstm_learns_the_adding_problem():
     model.compile(optimizer=keras.optimizers.Adam(0.05, clipnorm=1.0), loss="mse")
     model.fit(x_train, y_train, epochs=10, batch_size=32, verbose=0)
     assert model.evaluate(x_test, y_test, verbose=0) < 0.05
+
+
+def test_explicit_mask_skips_padding():
+    x = X.copy()
+    x[0, 3:] = 0.0
+    mask = np.ones((4, 5), bool)
+    mask[0, 3:] = False
+    model = kx.models.RecurrentNet(3, units=(4,), cell="lstm")
+    padded = keras.ops.convert_to_numpy(model(x, mask=mask))
+    truncated = keras.ops.convert_to_numpy(model(x[:1, :3]))
+    np.testing.assert_allclose(padded[0], truncated[0], rtol=1e-5, atol=1e-6)
