@@ -110,13 +110,27 @@ def test_fgsm_conformance():
 
 
 def test_pgd_conformance():
-    # The random start draws per replica, so one device and two replicas perturb
-    # differently: the weights are compared for the deterministic FGSM above.
+    # Without the random start PGD is deterministic, so two replicas must take
+    # the same step as one device.
     x, y = regression_data(n=8)
     conformance.run_training_step_test(
-        kx.training.AdversarialTraining, {"epsilon": 0.1, "method": "pgd", "steps": 2, "seed": 3},
-        small_model, x, y, compare_distributed_weights=False,
+        kx.training.AdversarialTraining,
+        {"epsilon": 0.1, "method": "pgd", "steps": 2, "random_start": False},
+        small_model, x, y,
     )
+
+
+def test_pgd_random_start_under_mirrored_strategy():
+    # The random start is drawn per replica (stochastic), so only finiteness and
+    # its effect are checked here.
+    x, y = regression_data(n=16)
+    with conformance.mirrored_strategy().scope():
+        trainer = kx.training.AdversarialTraining(small_model(), epsilon=0.1, method="pgd",
+                                                  steps=2, seed=3)
+        trainer.compile(optimizer="sgd", loss="mse")
+    history = trainer.fit(x, y, batch_size=8, epochs=1, verbose=0).history
+    assert np.all(np.isfinite(history["loss"]))
+    assert history["adversarial_loss"][0] > history["clean_loss"][0]
 
 
 def test_integer_inputs_raise_a_clear_error():
