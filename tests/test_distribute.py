@@ -7,6 +7,7 @@ killed on any outcome, and compare with a single-process run of the same code.
 """
 
 import json
+import tempfile
 import warnings
 
 import keras
@@ -116,14 +117,17 @@ def _fit_evaluate_predict(strategy):
     return logs, evaluation, model.predict(x, batch_size=8, verbose=0), model.get_weights()
 
 
-def _strategies():
+STRATEGY_KINDS = ["default", "mirrored", "single_worker_mwms"]
+
+
+def _strategy(kind):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return {
-            "default": tf.distribute.get_strategy(),
-            "mirrored": tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"]),
-            "single_worker_mwms": tf.distribute.MultiWorkerMirroredStrategy(),  # no TF_CONFIG
-        }
+        if kind == "default":
+            return tf.distribute.get_strategy()
+        if kind == "mirrored":
+            return tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+        return tf.distribute.MultiWorkerMirroredStrategy()  # no TF_CONFIG: one local worker
 
 
 @pytest.mark.parametrize("reduction", ["auto", "mean", "first", "sum", "concat"])
@@ -135,7 +139,8 @@ def test_patched_reduce_hands_other_strategies_to_keras(clean_keras, reduction):
         warnings.simplefilter("ignore")
         distribute.apply_keras_multi_worker_fix()
     patched = trainer.reduce_per_replica
-    for name, strategy in _strategies().items():
+    for name in STRATEGY_KINDS:
+        strategy = _strategy(name)
         values = strategy.run(
             lambda: {"loss": tf.constant(2.0), "f1": tf.constant([0.5, 1.0]),
                      "batch": tf.ones((2, 3))}
@@ -148,11 +153,14 @@ def test_patched_reduce_hands_other_strategies_to_keras(clean_keras, reduction):
 
 @pytest.mark.slow
 def test_fix_changes_nothing_for_other_strategies(clean_keras):
-    before = {name: _fit_evaluate_predict(s) for name, s in _strategies().items()}
+    # Without a strategy Keras never reaches the patched spots (no distribute strategy: no
+    # symbolic build, a plain tensor to reduce); the two strategies below do.
+    kinds = ["mirrored", "single_worker_mwms"]
+    before = {name: _fit_evaluate_predict(_strategy(name)) for name in kinds}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         distribute.apply_keras_multi_worker_fix()
-    after = {name: _fit_evaluate_predict(s) for name, s in _strategies().items()}
+    after = {name: _fit_evaluate_predict(_strategy(name)) for name in kinds}
     for name in before:
         logs_b, eval_b, pred_b, weights_b = before[name]
         logs_a, eval_a, pred_a, weights_a = after[name]
@@ -292,8 +300,6 @@ def single_process_reference():
     out = {}
     for run in ["plain", "train_step"]:
         model = train_common.build_model(train_step=run == "train_step")
-        import tempfile
-
         with tempfile.TemporaryDirectory() as backup_dir:
             out[run] = train_common.fit(model, backup_dir)
     keras.backend.clear_session()
