@@ -94,9 +94,9 @@ class EarlyStopping(StatefulCallback):
     x = np.random.default_rng(0).normal(size=(64, 4)).astype("float32")
     y = x.sum(axis=1, keepdims=True)
     model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1)])
-    model.compile(optimizer="sgd", loss="mse")
-    stopper = kx.callbacks.EarlyStopping(patience=2, stopping_threshold=0.05)
-    model.fit(x, y, validation_split=0.25, epochs=50, callbacks=[stopper], verbose=0)
+    model.compile(optimizer=keras.optimizers.SGD(0.1), loss="mse")
+    stopper = kx.callbacks.EarlyStopping(patience=2, stopping_threshold=0.01)
+    model.fit(x, y, validation_split=0.25, epochs=30, callbacks=[stopper], verbose=0)
     print(stopper.stop_reason, stopper.best_epoch, stopper.best)
     ```
 
