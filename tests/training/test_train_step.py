@@ -163,7 +163,7 @@ def test_mixed_float16_matches_built_in_where_the_guide_step_fails():
     assert ours[-1] < 0.5 * guide[-1]
 
 
-@pytest.mark.parametrize("kind", ["sequential", "functional", "subclassed"])
+@pytest.mark.parametrize("kind", ["sequential", "functional", "subclassed", "kerasext"])
 def test_wraps_any_model_and_forwards_calls(kind, tmp_path):
     x, y = regression_data(n=32)
     if kind == "sequential":
@@ -171,8 +171,10 @@ def test_wraps_any_model_and_forwards_calls(kind, tmp_path):
     elif kind == "functional":
         inputs = keras.Input((5,))
         inner = keras.Model(inputs, keras.layers.Dense(1)(keras.layers.Dense(3)(inputs)))
-    else:
+    elif kind == "subclassed":
         inner = SubclassedRegressor()
+    else:
+        inner = kx.models.LogisticRegression(num_classes=2)
     trainer = kx.training.TrainStep(inner)
     assert trainer.model is inner
     trainer.compile(optimizer="sgd", loss="mse")
