@@ -39,8 +39,8 @@ class PositionalEmbedding(keras.layers.Layer):
         sequence_length: positive integer, the longest sequence accepted.
         vocab_size: positive integer, number of token ids (0 included).
         embed_dim: positive integer, size of each embedding.
-        position_encoding: `"learned"` or `"sinusoidal"`.
-            Defaults to `"learned"`.
+        position_encoding: `"sinusoidal"` or `"learned"`.
+            Defaults to `"sinusoidal"`.
         mask_zero: whether token id 0 is padding and masked.
             Defaults to `True`.
         **kwargs: base layer keyword arguments (`name`, `dtype`, ...).
@@ -70,7 +70,7 @@ class PositionalEmbedding(keras.layers.Layer):
         https://arxiv.org/abs/1706.03762
     """
 
-    def __init__(self, sequence_length, vocab_size, embed_dim, position_encoding="learned",
+    def __init__(self, sequence_length, vocab_size, embed_dim, position_encoding="sinusoidal",
                  mask_zero=True, **kwargs):
         super().__init__(**kwargs)
         v.check_positive_int("sequence_length", sequence_length)
