@@ -348,7 +348,10 @@ def _deepcopy_callbacks(callbacks):
 
 
 def _release_memory():
+    # clear_session also resets the global dtype policy: keep the caller's (mixed precision).
+    policy = keras.config.dtype_policy()
     keras.backend.clear_session(free_memory=True)
+    keras.config.set_dtype_policy(policy)
 
 
 def run_folds(
@@ -506,7 +509,8 @@ def cross_validate(
     held-out part untouched until evaluation.
 
     Between folds the Keras session is cleared and garbage collected
-    (`keras.backend.clear_session()`), unless `return_models=True`.
+    (`keras.backend.clear_session()`), unless `return_models=True`; the
+    global dtype policy (mixed precision) is kept.
 
     Args:
         build_model: function with no arguments returning a new, compiled

@@ -134,22 +134,30 @@ class _RecordsModels(keras.callbacks.Callback):
     seen = []
 
     def on_train_begin(self, logs=None):
-        type(self).seen.append((id(self), id(self.model)))
+        type(self).seen.append((self, self.model))  # references, not ids: ids get reused
 
 
-def test_callbacks_are_deep_copied_per_fold(rng):
+def test_callbacks_are_deep_copied_and_dtype_policy_kept_per_fold(rng):
     x = rng.normal(size=(12, 4)).astype("float32")
     y = (rng.uniform(size=12) > 0.5).astype("float32")
     original = _RecordsModels()
     _RecordsModels.seen = []
-    result = cross_validate(
-        _build_dense(), x, y, cv=2, callbacks=[original], fit_kwargs={"epochs": 1}
-    )
-    callback_ids = {callback for callback, _ in _RecordsModels.seen}
-    model_ids = {model for _, model in _RecordsModels.seen}
+    policies = []
+
+    def build():
+        policies.append(keras.config.dtype_policy().name)
+        return _build_dense()()
+
+    keras.config.set_dtype_policy("mixed_bfloat16")
+    result = cross_validate(build, x, y, cv=2, callbacks=[original], fit_kwargs={"epochs": 1})
+    assert policies == ["mixed_bfloat16"] * 2  # clear_session between folds resets it
+    assert keras.config.dtype_policy().name == "mixed_bfloat16"
     assert len(_RecordsModels.seen) == 2
-    assert len(callback_ids) == 2 and id(original) not in callback_ids
-    assert len(model_ids) == 2
+    (first_copy, first_model), (second_copy, second_model) = _RecordsModels.seen
+    assert first_copy is not second_copy
+    assert original is not first_copy and original is not second_copy
+    assert first_model is not second_model
+    _RecordsModels.seen = []
     assert getattr(original, "_model", None) is None
     assert [len(h["loss"]) for h in result.histories] == [1, 1]
 

@@ -200,6 +200,14 @@ class CrossValidated:
         """The seed of the folds' shuffle and of fold `k`'s model (`fold_seed + k`)."""
         return int(self.cv_seed if self.cv_seed is not None else self.oracle.seed)
 
+    def _build_hypermodel(self, hp):
+        # `_try_build` clears the Keras session, which resets the global dtype policy:
+        # restore the one in force when the trial started (mixed precision).
+        policy = getattr(self, "_trial_dtype_policy", None)
+        if policy is not None:
+            keras.config.set_dtype_policy(policy)
+        return super()._build_hypermodel(hp)
+
     def _fold_checkpoint_fname(self, trial_id, fold):
         return os.path.join(self.get_trial_dir(trial_id), f"checkpoint_fold_{fold}.weights.h5")
 
@@ -235,6 +243,7 @@ class CrossValidated:
             fit_kwargs["initial_epoch"] = hp.values["tuner/initial_epoch"]
         past_trial_id = hp.values.get("tuner/trial_id")
         seed = self.fold_seed
+        self._trial_dtype_policy = keras.config.dtype_policy()
         try:
             x = model_selection._as_arrays(x, "x")
             y = model_selection._as_arrays(y, "y")

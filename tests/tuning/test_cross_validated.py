@@ -153,7 +153,17 @@ def test_bad_data_or_model_stops_the_search_at_once(tmp_path):
 
 def test_missing_objective_names_the_reported_metrics(tmp_path):
     x, y = _digits(40)
-    tuner = CVRandomSearch(_build, objective=kt.Objective("val_f1", "max"), max_trials=1, cv=2,
+    policies = []
+
+    def build(hp):
+        policies.append(keras.config.dtype_policy().name)
+        return _build(hp)
+
+    keras.config.set_dtype_policy("mixed_bfloat16")  # kept through the tuner's clear_session
+    tuner = CVRandomSearch(build, objective=kt.Objective("val_f1", "max"), max_trials=1, cv=2,
                            directory=tmp_path, project_name="objective")
     with pytest.raises(kt.errors.FatalValueError, match=r"'val_f1' is not among.*val_accuracy"):
         tuner.search(x, y, epochs=1)
+    # The search stopped after fold 0 (the objective is checked on the first fold).
+    assert policies and set(policies) == {"mixed_bfloat16"}
+    assert keras.config.dtype_policy().name == "mixed_bfloat16"
