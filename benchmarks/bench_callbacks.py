@@ -130,9 +130,10 @@ def _run_task(task, setups, seed, max_epochs):
     return results
 
 
-def run(quick=False):
-    seeds = [0] if quick else [0, 1, 2]
-    max_epochs = 40 if quick else 100
+def run(quick=False, seeds=None, max_epochs=None):
+    """Markdown tables, one per task. `seeds` and `max_epochs` override the mode's."""
+    seeds = seeds or ([0] if quick else [0, 1, 2])
+    max_epochs = max_epochs or (40 if quick else 100)
     tasks = _tasks()[:2] if quick else _tasks()
     setups = dict(SETUPS)
     if quick:
