@@ -97,7 +97,7 @@ def main(argv=None):
     out.mkdir(parents=True, exist_ok=True)
     keras.utils.set_random_seed(0)
     toy(epochs=5 if args.quick else 20)
-    breast_cancer(epochs=10 if args.quick else 40, out=out)
+    breast_cancer(epochs=10 if args.quick else 20, out=out)
     print(f"figures in {out}/")
     return 0
 

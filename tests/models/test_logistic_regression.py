@@ -2,7 +2,7 @@ import keras
 import numpy as np
 import pytest
 from sklearn.datasets import load_breast_cancer
-from sklearn.model_selection import train_test_split
+from sklearn.model_selection import StratifiedKFold
 from sklearn.preprocessing import StandardScaler
 
 import kerasext as kx
@@ -57,15 +57,16 @@ def test_invalid_arguments(kwargs, argument):
 
 @pytest.mark.slow
 def test_breast_cancer_accuracy():
+    # Mean over 5 stratified folds: one 25% split (143 samples) moves by 0.007 per sample, and
+    # scikit-learn's own LogisticRegression scores only 0.958 on train_test_split(random_state=0)
+    # but 0.979 on these folds (this model: 0.977).
     x, y = load_breast_cancer(return_X_y=True)
-    x_train, x_test, y_train, y_test = train_test_split(
-        x, y, test_size=0.25, stratify=y, random_state=0
-    )
-    scaler = StandardScaler().fit(x_train)
-    x_train = scaler.transform(x_train).astype("float32")
-    x_test = scaler.transform(x_test).astype("float32")
-    model = kx.models.LogisticRegression(l2=1e-3)
-    model.compile(optimizer=keras.optimizers.Adam(0.01), loss="binary_crossentropy")
-    model.fit(x_train, y_train, epochs=20, batch_size=32, verbose=0)
-    predicted = (model.predict(x_test, verbose=0)[:, 0] > 0.5).astype(int)
-    assert np.mean(predicted == y_test) >= 0.95
+    accuracies = []
+    for train, test in StratifiedKFold(5, shuffle=True, random_state=0).split(x, y):
+        scaler = StandardScaler().fit(x[train])
+        model = kx.models.LogisticRegression(l2=1e-3)
+        model.compile(optimizer=keras.optimizers.Adam(0.01), loss="binary_crossentropy")
+        model.fit(scaler.transform(x[train]), y[train], epochs=20, batch_size=32, verbose=0)
+        probability = model.predict(scaler.transform(x[test]), verbose=0)[:, 0]
+        accuracies.append(np.mean((probability > 0.5) == y[test]))
+    assert np.mean(accuracies) >= 0.95, accuracies
