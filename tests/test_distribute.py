@@ -85,6 +85,13 @@ def test_detection_reads_the_installed_keras_source():
     )
 
 
+def test_known_affected_keras_releases_are_detected():
+    # Keras 3.0 to 3.15.1 were checked to fail (keras-team/keras#20585); newer releases are
+    # judged by their source alone, and the slow test below checks the judgement either way.
+    if distribute._version_known_affected():
+        assert distribute._spots_needing_fix() == {"maybe_symbolic_build", "reduce_per_replica"}
+
+
 def test_fix_does_nothing_once_keras_no_longer_needs_it(clean_keras, monkeypatch):
     from keras.src.backend.tensorflow import trainer
 
