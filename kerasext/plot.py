@@ -45,7 +45,13 @@ def _history_dict(history):
             "Expected a keras.callbacks.History or a dict of per-epoch lists. "
             f"Received: history of type {type(history).__name__}"
         )
-    return {key: [float(v) for v in values] for key, values in logs.items()}
+    scalar_logs = {}
+    for key, values in logs.items():
+        values = [np.asarray(v, dtype="float64") for v in values]
+        # Per-class vectors (a metric with average=None) are not curves: leave them out.
+        if all(v.size == 1 for v in values):
+            scalar_logs[key] = [float(v.reshape(())) for v in values]
+    return scalar_logs
 
 
 def _find_epoch(callbacks, attribute):
@@ -119,7 +125,8 @@ def plot_history(
     missing = [m for m in metrics if m not in logs and f"val_{m}" not in logs]
     if missing:
         raise ValueError(
-            f"plot_history: no logs for {missing}. Available keys: {sorted(logs)}"
+            f"plot_history: no scalar logs for {missing} (per-class vectors are not drawn). "
+            f"Available keys: {sorted(logs)}"
         )
     if best_epoch is None:
         best_epoch = _find_epoch(callbacks, "best_epoch")

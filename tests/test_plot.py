@@ -38,8 +38,16 @@ def test_plot_history_marks_best_epoch_and_onset_from_callbacks():
 
 
 def test_plot_history_rejects_unknown_metric_naming_available_keys():
-    with pytest.raises(ValueError, match=r"no logs for \['accuracy'\].*loss"):
+    with pytest.raises(ValueError, match=r"no scalar logs for \['accuracy'\].*loss"):
         plot.plot_history({"loss": [1.0]}, metrics="accuracy")
+
+
+def test_plot_history_leaves_out_per_class_vectors():
+    logs = {"loss": [1.0, 0.5], "precision": [[0.5, 0.7], [0.6, 0.8]], "val_loss": [1.1, 0.9]}
+    fig = plot.plot_history(logs)
+    assert [axis.get_ylabel() for axis in fig.axes] == ["loss"]
+    with pytest.raises(ValueError, match="per-class vectors"):
+        plot.plot_history(logs, metrics="precision")
 
 
 def test_plot_confusion_matrix_normalizes_rows():
