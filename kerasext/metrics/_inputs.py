@@ -8,6 +8,7 @@ shapes, never a broadcast.
 import collections
 import math
 
+import keras
 from keras import ops
 
 try:  # keras >= 3.6 keeps masks here for every backend
@@ -77,6 +78,20 @@ def _per_position(value, reference, lead, what, pred_shape):
     return ops.reshape(ops.broadcast_to(value, ops.shape(reference)), (-1,))
 
 
+def _argmax(scores):
+    """Class ids (int32) of the largest score on the last axis.
+
+    `keras.ops.argmax` adds five ops per call on TensorFlow to order -0.0
+    before 0.0 like NumPy; a metric runs every step, and a tie between the
+    two zeros never decides a class, so TensorFlow's own argmax is used there.
+    """
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        return tf.argmax(scores, axis=-1, output_type="int32")
+    return ops.argmax(scores, axis=-1)
+
+
 def _and(valid, condition):
     return condition if valid is None else ops.logical_and(valid, condition)
 
@@ -131,15 +146,14 @@ def standardize(y_true, y_pred, sample_weight, *, task, num_classes, threshold, 
             valid = None
         else:
             # argmax is the same on logits and on their softmax: from_logits changes nothing.
-            pred = ops.argmax(scores, axis=-1)  # int32, computed in float32 (mixed precision)
+            pred = _argmax(scores)
             if fits(true_shape, lead) or fits(true_shape, lead + (1,)):
                 labels = ops.reshape(y_true, (-1,))
                 true = ops.cast(labels, "int32")
                 # Ids outside [0, C) (padding such as -1) are skipped rather than clamped.
                 valid = ops.logical_and(ops.greater_equal(true, 0), ops.less(true, num_classes))
             elif fits(true_shape, lead + (num_classes,)):
-                true = ops.cast(
-                    ops.argmax(ops.reshape(y_true, (-1, num_classes)), axis=-1), "int32")
+                true = _argmax(ops.reshape(y_true, (-1, num_classes)))
                 valid = None
             else:
                 raise _shape_error(task, num_classes, true_shape, pred_shape,

@@ -182,10 +182,12 @@ class ConfusionCounts(keras.metrics.Metric):
         )
         num_classes = self._num_classes
         valid = None if batch.valid is None else ops.cast(batch.valid, COUNT_DTYPE)
-        if batch.weight is None:
+        if batch.weight is not None:
+            weight = batch.weight
+        elif self._task == "multilabel":
             weight = ops.ones(ops.shape(batch.pred)[:1], dtype=COUNT_DTYPE)
         else:
-            weight = batch.weight
+            weight = ops.ones_like(batch.pred, dtype=COUNT_DTYPE)
         count = weight if valid is None else weight * valid
         if self._task == "multilabel":
             t = ops.cast(batch.true, COUNT_DTYPE)
@@ -296,9 +298,12 @@ class ConfusionCounts(keras.metrics.Metric):
 
     def _mean(self, values, included, weights=None):
         """scikit-learn's `_nanaverage` over the included classes (None: all)."""
-        used = ops.logical_not(ops.isnan(values))
+        # Only zero_division="nan" makes NaN scores.
+        used = ops.logical_not(ops.isnan(values)) if self.zero_division == "nan" else None
         if included is not None:
-            used = ops.logical_and(included, used)
+            used = included if used is None else ops.logical_and(included, used)
+        if used is None:
+            used = ops.ones_like(values, dtype="bool")
         count = ops.sum(ops.cast(used, COUNT_DTYPE))
         values = ops.where(used, values, 0.0)
         mean = ops.sum(values) / ops.maximum(count, 1.0)
