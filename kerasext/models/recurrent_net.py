@@ -102,6 +102,7 @@ class RecurrentNet(keras.Model):
             dtype=self.dtype_policy,
             name="recurrent_block",
         )
+        self.supports_masking = True
         self.head = classification_head(
             num_classes, self.dtype_policy, kernel_regularizer=v.l1_l2(l1, l2)
         )
@@ -114,6 +115,9 @@ class RecurrentNet(keras.Model):
 
     def call(self, inputs, mask=None, training=None):
         return self.head(self.recurrent(inputs, mask=mask, training=training))
+
+    def compute_mask(self, inputs, mask=None):
+        return self.recurrent.compute_mask(inputs, mask)
 
     def compute_output_shape(self, input_shape):
         return self.head.compute_output_shape(self.recurrent.compute_output_shape(input_shape))
