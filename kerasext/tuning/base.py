@@ -63,6 +63,18 @@ class KerasextHyperModel(keras_tuner.HyperModel):
             the random state alone. Defaults to `0`.
         name: name of the HyperModel. Defaults to `None`.
         tunable: see `keras_tuner.HyperModel`. Defaults to `True`.
+
+    Example:
+
+    ```python
+    import keras_tuner
+    hypermodel = kx.tuning.HyperConvNet((8, 8), num_classes=10, fixed={"batch_size": 64})
+    assert isinstance(hypermodel, kx.tuning.KerasextHyperModel)
+    assert hypermodel.objective("val_f1_score").direction == "max"
+    hp = keras_tuner.HyperParameters()
+    model = hypermodel.build(hp)  # compiled, with its weights and optimizer slots
+    assert hp.get("batch_size") == 64 and model.optimizer.built
+    ```
     """
 
     def __init__(
@@ -158,6 +170,10 @@ class KerasextHyperModel(keras_tuner.HyperModel):
             loss=self._loss(),
             metrics=self._compile_metrics(),
         )
+        # Slots made now, eagerly: made lazily inside the traced train step, each slot leaves
+        # `tf.cond` branch functions in the eager context that outlive the model (a few MB
+        # per trial that no `clear_session` or garbage collection gives back).
+        model.optimizer.build(model.trainable_variables)
         return model
 
     def _build_weights(self, model):

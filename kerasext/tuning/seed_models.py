@@ -145,8 +145,9 @@ class HyperLogisticRegression(KerasextHyperModel):
     hypermodel = kx.tuning.HyperLogisticRegression(4, num_classes=3)
     print(kx.tuning.describe(hypermodel))
     import keras_tuner
+    import numpy as np
     model = hypermodel.build(keras_tuner.HyperParameters())
-    assert model.output_shape == (None, 3)
+    assert model.predict(np.zeros((2, 4)), verbose=0).shape == (2, 3)
     ```
     """
 
