@@ -71,8 +71,9 @@ def main():
     print(kx.tuning.describe(kx.tuning.HyperConvNet((8, 8), num_classes=10)))
     if args.quick:
         tuner, best, seconds = run_search(
-            max_epochs=2, factor=2, subset=400,
-            fixed={"num_blocks": 1, "filters": 16, "dense_layers": 1, "dense_units": 64},
+            max_epochs=3, factor=3, subset=600,
+            fixed={"num_blocks": 1, "filters": 16, "dense_layers": 1, "dense_units": 64,
+                   "optimizer": "adam", "learning_rate": 3e-3},
         )
     else:
         tuner, best, seconds = run_search(max_epochs=27, factor=3)
