@@ -363,14 +363,7 @@ def test_only_the_chief_writes_checkpoints_backups_logs_and_plots(killed_and_res
         assert any(path.startswith(f"backup_{run}/") for path in written)
         lines = (killed_and_resumed["shared"] / f"{run}_log.csv").read_text().splitlines()
         assert len(lines) == 1 + len(chief[run]["history"]["loss"])  # header + one row per epoch
-    if not chief["backup_chief_only"]:
-        # The workers then ran with tests/distributed/train_common.make_backup_chief_only.
-        pytest.xfail(
-            "kx.callbacks.BackupAndRestore writes its backups on every worker: two workers "
-            "sharing backup_dir race (one deletes the other's .tmp-ckpt-* folder: "
-            "FileNotFoundError). It should save only where "
-            "model.distribute_strategy.extended.should_checkpoint is True."
-        )
+    assert chief["backup_chief_only"] and worker["backup_chief_only"]
 
 
 # Distributed tuning: a chief oracle and two workers, one killed and restarted.

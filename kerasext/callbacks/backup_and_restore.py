@@ -276,14 +276,30 @@ class BackupAndRestore(keras.callbacks.BackupAndRestore):
         if self._pending_save and not self.delete_checkpoint:
             self._save_model()
         self._pending_save = False
-        super().on_train_end(logs)
+        delete_checkpoint = self.delete_checkpoint
+        # Under MultiWorkerMirroredStrategy every worker restores from the shared backup_dir,
+        # but only the chief may delete it (a worker would pull it from under the others).
+        self.delete_checkpoint = delete_checkpoint and self._is_chief()
+        try:
+            super().on_train_end(logs)
+        finally:
+            self.delete_checkpoint = delete_checkpoint
         if self._set_initial_epoch:
             # Keras never resets it: a later fit of the same model would skip epochs.
             self.model._initial_epoch = None
             self._set_initial_epoch = False
 
+    def _is_chief(self):
+        """Whether this worker writes backups (always, outside multi-worker training)."""
+        strategy = getattr(self.model, "distribute_strategy", None)
+        return bool(getattr(getattr(strategy, "extended", None), "should_checkpoint", True))
+
     def _save_model(self):
         self._pending_save = False
+        if not self._is_chief():
+            # Workers sharing backup_dir would race on it (one removing another's
+            # .tmp-ckpt-* folder): the chief writes, every worker restores from it.
+            return
         os.makedirs(self.backup_dir, exist_ok=True)
         name = f"ckpt-{self._current_epoch:06d}-{uuid.uuid4().hex[:8]}"
         temporary = os.path.join(self.backup_dir, f".tmp-{name}")

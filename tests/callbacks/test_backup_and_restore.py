@@ -246,3 +246,11 @@ def test_mismatched_callbacks_warn(tmp_path):
 def test_remote_backup_dir_is_refused():
     with pytest.raises(ValueError, match="Expected a local folder"):
         BackupAndRestore("gs://bucket/backup")
+
+
+def test_only_the_chief_writes_or_deletes_backups():
+    # A model whose strategy says "worker 1 of 2, not the chief" (TF_CONFIG set too):
+    # the epoch-end backup must leave backup_dir untouched.
+    from tests.distributed.train_common import backup_writes_only_on_chief
+
+    assert backup_writes_only_on_chief()

@@ -130,31 +130,3 @@ def backup_writes_only_on_chief():
             os.environ.pop("TF_CONFIG", None)
         else:
             os.environ["TF_CONFIG"] = old
-
-
-def make_backup_chief_only():
-    """Stopgap while kx.callbacks.BackupAndRestore writes on every worker.
-
-    Only the chief saves and deletes backups; every worker restores from the
-    shared `backup_dir`. The test that checks chief-only writes is expected to
-    fail while this is needed (see tests/test_distribute.py).
-    """
-    save_model = kx.callbacks.BackupAndRestore._save_model
-    train_end = kx.callbacks.BackupAndRestore.on_train_end
-
-    def _save_model(self):
-        if not self.model.distribute_strategy.extended.should_checkpoint:
-            self._pending_save = False
-            return
-        save_model(self)
-
-    def on_train_end(self, logs=None):
-        chief = self.model.distribute_strategy.extended.should_checkpoint
-        delete, self.delete_checkpoint = self.delete_checkpoint, self.delete_checkpoint and chief
-        try:
-            train_end(self, logs)
-        finally:
-            self.delete_checkpoint = delete
-
-    kx.callbacks.BackupAndRestore._save_model = _save_model
-    kx.callbacks.BackupAndRestore.on_train_end = on_train_end

@@ -68,8 +68,6 @@ def _h5_init(self, name, mode="r", *args, **kwargs):
 
 
 backup_chief_only = train_common.backup_writes_only_on_chief()
-if not backup_chief_only:
-    train_common.make_backup_chief_only()  # stopgap, reported in the result
 
 h5py.File.__init__ = _h5_init
 sys.addaudithook(_audit)
