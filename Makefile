@@ -3,6 +3,9 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip install -q --disable-pip-version-check
+# One pytest worker per core; a test module stays in one worker (module fixtures run once).
+PYTEST_WORKERS ?= 2
+PYTEST := $(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadfile --durations=25
 
 .PHONY: test test-fast demo demo-quick bench lint clean
 
@@ -22,10 +25,10 @@ lint: $(VENV)/.dev-installed
 	$(VENV)/bin/ruff check .
 
 test: lint
-	$(PY) -m pytest
+	$(PYTEST)
 
 test-fast: lint
-	$(PY) -m pytest -m "not slow"
+	$(PYTEST) -m "not slow"
 
 demo: $(VENV)/.examples-installed
 	$(PY) examples/tour.py

@@ -24,6 +24,25 @@ except RuntimeError:  # pragma: no cover - the runtime was initialised by a plug
 
 import kerasext  # noqa: E402,F401  (registers every public class)
 
+#: Set in the interpreter that tests/test_own_process.py starts for the `own_process` tests.
+OWN_PROCESS_ENV = "KERASEXT_OWN_PROCESS"
+
+
+def pytest_collection_modifyitems(config, items):
+    """Leaves `own_process` tests to tests/test_own_process.py, which runs them in a new interpreter.
+
+    They create process-wide TensorFlow state (a MultiWorkerMirroredStrategy, a second
+    MirroredStrategy whose collective instance keys collide with the harness' one, Keras'
+    trainer patched by kerasext.distribute) that would break every later
+    MirroredStrategy test in the same process.
+    """
+    if os.environ.get(OWN_PROCESS_ENV):
+        return
+    own = [item for item in items if item.get_closest_marker("own_process")]
+    if own:
+        config.hook.pytest_deselected(items=own)
+        items[:] = [item for item in items if not item.get_closest_marker("own_process")]
+
 
 @pytest.fixture(autouse=True)
 def _isolate_keras_state():

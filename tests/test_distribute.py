@@ -138,6 +138,7 @@ def _strategy(kind):
 
 
 @pytest.mark.parametrize("reduction", ["auto", "mean", "first", "sum", "concat"])
+@pytest.mark.own_process
 def test_patched_reduce_hands_other_strategies_to_keras(clean_keras, reduction):
     from keras.src.backend.tensorflow import trainer
 
@@ -159,6 +160,7 @@ def test_patched_reduce_hands_other_strategies_to_keras(clean_keras, reduction):
 
 
 @pytest.mark.slow
+@pytest.mark.own_process
 def test_fix_changes_nothing_for_other_strategies(clean_keras):
     # Without a strategy Keras never reaches the patched spots (no distribute strategy: no
     # symbolic build, a plain tensor to reduce); the two strategies below do.
@@ -180,6 +182,7 @@ def test_fix_changes_nothing_for_other_strategies(clean_keras):
             np.testing.assert_array_equal(w_b, w_a, err_msg=name)
 
 
+@pytest.mark.own_process
 def test_multi_worker_strategy_without_tf_config_is_one_local_worker(clean_keras, monkeypatch):
     monkeypatch.delenv("TF_CONFIG", raising=False)
     with warnings.catch_warnings():

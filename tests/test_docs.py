@@ -22,8 +22,17 @@ def python_blocks(path):
     return [code for no_run, code in BLOCK.findall(path.read_text()) if not no_run]
 
 
+# The distributed guide builds a MultiWorkerMirroredStrategy and patches Keras' trainer.
+OWN_PROCESS = {"distributed.md"}
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("path", FILES, ids=lambda p: p.name)
+@pytest.mark.parametrize(
+    "path",
+    [pytest.param(p, marks=pytest.mark.own_process) if p.name in OWN_PROCESS else p
+     for p in FILES],
+    ids=lambda p: p.name,
+)
 def test_doc_snippets_run(path, tmp_path, monkeypatch):
     blocks = python_blocks(path)
     if not blocks:

@@ -49,7 +49,13 @@ def test_every_registered_class_is_exported_from_its_subpackage():
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("qualname", sorted(PUBLIC), ids=lambda q: q.removeprefix("kerasext."))
+@pytest.mark.parametrize(
+    "qualname",
+    # kerasext.distribute's examples build a MultiWorkerMirroredStrategy: own interpreter.
+    [pytest.param(q, marks=pytest.mark.own_process) if q.startswith("kerasext.distribute.")
+     else q for q in sorted(PUBLIC)],
+    ids=lambda q: q.removeprefix("kerasext."),
+)
 def test_public_docstring_example_runs(qualname, tmp_path, monkeypatch):
     obj = PUBLIC[qualname]
     doc = inspect.getdoc(obj) or ""
