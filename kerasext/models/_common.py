@@ -1,6 +1,7 @@
 """Pieces shared by the seed-architecture models."""
 
 import keras
+import numpy as np
 
 
 def output_dtype(policy):
@@ -34,4 +35,31 @@ def check_input_rank(model, input_shape, rank, layout):
         raise ValueError(
             f"{type(model).__name__} expects inputs of rank {rank} {layout}. "
             f"Received: input_shape={tuple(input_shape)}"
+        )
+
+
+class LinearModel(keras.Model):
+    """Base of LinearRegression and LogisticRegression: one Dense layer, `self.linear`.
+
+    Subclasses create `self.linear` in `__init__` and read the fitted weights
+    through `_fitted()` in their scikit-learn style `coef_` / `intercept_`.
+    """
+
+    def build(self, input_shape):
+        self.linear.build(input_shape)
+        self.built = True
+
+    def call(self, inputs):
+        return self.linear(inputs)
+
+    def _fitted(self):
+        """The (kernel, bias) as NumPy arrays; an error before the model is built."""
+        if not self.linear.built:
+            raise ValueError(
+                f"{type(self).__name__} has no coefficients yet: call it on data, "
+                "`build()` or `fit()` it first."
+            )
+        return (
+            np.asarray(keras.ops.convert_to_numpy(self.linear.kernel)),
+            np.asarray(keras.ops.convert_to_numpy(self.linear.bias)),
         )

@@ -1,15 +1,14 @@
 """LinearRegression: y = x W + b, fitted by gradient descent on the mean squared error."""
 
 import keras
-import numpy as np
 
 from kerasext.api_export import kerasext_export
 from kerasext.layers import _validation as v
-from kerasext.models._common import output_dtype
+from kerasext.models._common import LinearModel, output_dtype
 
 
 @kerasext_export
-class LinearRegression(keras.Model):
+class LinearRegression(LinearModel):
     """Linear regression as a Keras model: `y = theta0 + theta1 x1 + ... + thetan xn`.
 
     One linear `Dense` layer, so any Keras optimizer fits it by gradient
@@ -67,26 +66,8 @@ class LinearRegression(keras.Model):
             name="linear",
         )
 
-    def build(self, input_shape):
-        self.linear.build(input_shape)
-        self.built = True
-
-    def call(self, inputs):
-        return self.linear(inputs)
-
     def compute_output_shape(self, input_shape):
         return (*input_shape[:-1], self.units)
-
-    def _fitted(self):
-        if not self.linear.built:
-            raise ValueError(
-                f"{type(self).__name__} has no coefficients yet: call it on data, "
-                "`build()` or `fit()` it first."
-            )
-        return (
-            np.asarray(keras.ops.convert_to_numpy(self.linear.kernel)),
-            np.asarray(keras.ops.convert_to_numpy(self.linear.bias)),
-        )
 
     @property
     def coef_(self):

@@ -1,15 +1,14 @@
 """LogisticRegression: a linear model with a sigmoid (2 classes) or softmax (more) output."""
 
 import keras
-import numpy as np
 
 from kerasext.api_export import kerasext_export
 from kerasext.layers import _validation as v
-from kerasext.models._common import output_dtype
+from kerasext.models._common import LinearModel, output_dtype
 
 
 @kerasext_export
-class LogisticRegression(keras.Model):
+class LogisticRegression(LinearModel):
     """Logistic regression as a Keras model: binary (sigmoid) or multinomial (softmax).
 
     One `Dense` layer: a single sigmoid unit for `num_classes=2` (compile with
@@ -72,26 +71,8 @@ class LogisticRegression(keras.Model):
             name="linear",
         )
 
-    def build(self, input_shape):
-        self.linear.build(input_shape)
-        self.built = True
-
-    def call(self, inputs):
-        return self.linear(inputs)
-
     def compute_output_shape(self, input_shape):
         return (*input_shape[:-1], 1 if self.num_classes == 2 else self.num_classes)
-
-    def _fitted(self):
-        if not self.linear.built:
-            raise ValueError(
-                f"{type(self).__name__} has no coefficients yet: call it on data, "
-                "`build()` or `fit()` it first."
-            )
-        return (
-            np.asarray(keras.ops.convert_to_numpy(self.linear.kernel)),
-            np.asarray(keras.ops.convert_to_numpy(self.linear.bias)),
-        )
 
     @property
     def coef_(self):
