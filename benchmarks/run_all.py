@@ -30,6 +30,7 @@ def main(argv=None):
         "",
         f"- date: {datetime.date.today().isoformat()}",
         f"- machine: {machine_description()}",
+        f"- mode: {'quick (fewer repeats and epochs: a smoke run)' if args.quick else 'full'}",
         "- method: setups timed alternately in one process after a warm-up; medians and ratios "
         "(see `benchmarks/timing.py`).",
         "",
