@@ -6,7 +6,8 @@ dropout and batch size), then reloads the best model from a `.keras` file with s
 no custom objects, and reports its validation accuracy and the search's wall time. Writes a
 plot of the trials to `OUT/tuning_trials.png`.
 
-    python examples/tuning.py            # Hyperband, max_epochs=27 (a few minutes on 2 cores)
+    python examples/tuning.py            # Hyperband, max_epochs=9 (about a minute on 2 cores)
+    python examples/tuning.py --max-epochs 27   # a longer search (about 5 minutes)
     python examples/tuning.py --quick    # a tiny search on a subset (< 30 s)
 """
 
@@ -40,7 +41,7 @@ def digits_split(seed=0):
     return train_test_split(x, y, test_size=0.2, random_state=seed, stratify=y)
 
 
-def run_search(max_epochs=27, factor=3, seed=0, fixed=None, subset=None, directory=None,
+def run_search(max_epochs=9, factor=3, seed=0, fixed=None, subset=None, directory=None,
                verbose=0):
     """Hyperband over HyperConvNet on digits; returns (tuner, best val accuracy, seconds)."""
     x_train, x_val, y_train, y_val = digits_split()
@@ -64,6 +65,8 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="tiny search (< 30 s)")
     parser.add_argument("--out", default="out", help="folder for the figure")
+    parser.add_argument("--max-epochs", type=int, default=9,
+                        help="Hyperband's max_epochs (default 9: 23 trials, about a minute)")
     args = parser.parse_args()
     out = pathlib.Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -76,7 +79,7 @@ def main():
                    "optimizer": "adam", "learning_rate": 3e-3},
         )
     else:
-        tuner, best, seconds = run_search(max_epochs=27, factor=3)
+        tuner, best, seconds = run_search(max_epochs=args.max_epochs, factor=3)
     trials = len(tuner.oracle.trials)
     print(f"\nHyperband: {trials} trials in {seconds:.1f} s; best val_accuracy {best:.4f}")
     print("best hyperparameters:", tuner.get_best_hyperparameters(1)[0].values)

@@ -14,6 +14,8 @@ import keras
 import numpy as np
 from sklearn import model_selection as sk_model_selection
 
+from kerasext._memory import SessionReleaser
+
 __all__ = ["cross_validate", "CrossValidationResult"]
 
 # `fit` arguments that `run_folds` sets per fold; callers may not pass them.
@@ -347,13 +349,6 @@ def _deepcopy_callbacks(callbacks):
         ) from error
 
 
-def _release_memory():
-    # clear_session also resets the global dtype policy: keep the caller's (mixed precision).
-    policy = keras.config.dtype_policy()
-    keras.backend.clear_session(free_memory=True)
-    keras.config.set_dtype_policy(policy)
-
-
 def run_folds(
     build_fold_model,
     x,
@@ -369,7 +364,8 @@ def run_folds(
 ):
     """Trains and evaluates one model per fold; the loop under `cross_validate`.
 
-    For fold `k`: releases memory (`keras.backend.clear_session()` and garbage
+    For fold `k`: releases memory (`keras.backend.clear_session()`, the
+    earlier folds' traced graphs (see `kerasext._memory`) and garbage
     collection, unless `return_models` or not `release_memory`), calls
     `keras.utils.set_random_seed(seed + k)` when `seed` is given, builds
     `build_fold_model(k)`, fits it with `fit_fold(k, model, x_train, y_train,
@@ -420,9 +416,10 @@ def run_folds(
         evaluate_kwargs["batch_size"] = fit_kwargs["batch_size"]
 
     histories, fold_scores, models = [], [], []
+    release = SessionReleaser()
     for fold, (train, test) in enumerate(splits):
         if release_memory and not return_models:
-            _release_memory()
+            release()
         if seed is not None:
             keras.utils.set_random_seed(int(seed) + fold)
         model = build_fold_model(fold)
@@ -457,7 +454,7 @@ def run_folds(
             models.append(model)
         del model, history
     if release_memory and not return_models:
-        _release_memory()
+        release()
     else:
         gc.collect()
     return CrossValidationResult(

@@ -46,6 +46,8 @@ class LinearModel(keras.Model):
     """
 
     def build(self, input_shape):
+        if self.built:  # built already (e.g. keras-tuner's Hyperband calls build_from_config
+            return  # on the model its HyperModel returned built): nothing to create again
         self.linear.build(input_shape)
         self.built = True
 

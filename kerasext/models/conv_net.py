@@ -135,6 +135,8 @@ class ConvNet(keras.Model):
         return input_shape
 
     def build(self, input_shape):
+        if self.built:  # built already (e.g. keras-tuner's Hyperband calls build_from_config
+            return  # on the model its HyperModel returned built): nothing to create again
         shape = self._image_shape(input_shape)
         for block in self.conv_blocks:
             block.build(shape)

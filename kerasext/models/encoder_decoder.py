@@ -127,6 +127,8 @@ class EncoderDecoder(keras.Model):
         return inputs
 
     def build(self, input_shape):
+        if self.built:  # built already (e.g. keras-tuner's Hyperband calls build_from_config
+            return  # on the model its HyperModel returned built): nothing to create again
         source_shape, target_shape = (tuple(s) for s in self._split(input_shape, "input_shape"))
         if len(source_shape) != 2 or len(target_shape) != 2:
             raise ValueError(

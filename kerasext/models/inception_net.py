@@ -200,6 +200,8 @@ class InceptionNet(keras.Model):
         return input_shape
 
     def build(self, input_shape):
+        if self.built:  # built already (e.g. keras-tuner's Hyperband calls build_from_config
+            return  # on the model its HyperModel returned built): nothing to create again
         shape = self._image_shape(input_shape)
         self.stem.build(shape)
         shape = self.stem.compute_output_shape(shape)

@@ -108,6 +108,8 @@ class RecurrentNet(keras.Model):
         )
 
     def build(self, input_shape):
+        if self.built:  # built already (e.g. keras-tuner's Hyperband calls build_from_config
+            return  # on the model its HyperModel returned built): nothing to create again
         check_input_rank(self, input_shape, 3, "(batch_size, timesteps, features)")
         self.recurrent.build(input_shape)
         self.head.build(self.recurrent.compute_output_shape(input_shape))

@@ -102,6 +102,8 @@ class TextCNN(keras.Model):
         )
 
     def build(self, input_shape):
+        if self.built:  # built already (e.g. keras-tuner's Hyperband calls build_from_config
+            return  # on the model its HyperModel returned built): nothing to create again
         input_shape = tuple(input_shape)
         if len(input_shape) != 2:
             raise ValueError(

@@ -98,6 +98,8 @@ class TransformerClassifier(keras.Model):
                                        dtype=output_dtype(policy), name="head")
 
     def build(self, input_shape):
+        if self.built:  # built already (e.g. keras-tuner's Hyperband calls build_from_config
+            return  # on the model its HyperModel returned built): nothing to create again
         input_shape = tuple(input_shape)
         self.embedding.build(input_shape)
         hidden_shape = (*input_shape, self.embed_dim)

@@ -9,6 +9,7 @@ import keras
 import keras_tuner
 from keras_tuner.src.engine import metrics_tracking, tuner_utils
 
+from kerasext._memory import SessionReleaser
 from kerasext.tuning import space as space_lib
 
 #: Names of the hyperparameters of the shared training group.
@@ -107,6 +108,7 @@ class KerasextHyperModel(keras_tuner.HyperModel):
         self.early_stopping_patience = early_stopping_patience
         self.seed = seed
         self._executions = weakref.WeakKeyDictionary()
+        self._releaser = SessionReleaser()
         if self.fixed:
             from kerasext.tuning.describe import explore
 
@@ -170,9 +172,8 @@ class KerasextHyperModel(keras_tuner.HyperModel):
             loss=self._loss(),
             metrics=self._compile_metrics(),
         )
-        # Slots made now, eagerly: made lazily inside the traced train step, each slot leaves
-        # `tf.cond` branch functions in the eager context that outlive the model (a few MB
-        # per trial that no `clear_session` or garbage collection gives back).
+        # Slots made now, eagerly, rather than inside the first traced train step: the model
+        # handed to the tuner is complete, optimizer variables included.
         model.optimizer.build(model.trainable_variables)
         return model
 
@@ -234,15 +235,19 @@ class KerasextHyperModel(keras_tuner.HyperModel):
     # ------------------------------------------------------------------ trials
 
     def _release_session(self):
-        """Forgets the Keras global state of earlier models (keeps the dtype policy)."""
+        """Frees what the models of earlier trials hold (see `kerasext._memory`).
+
+        Clears the Keras session (keeping the dtype policy) and forgets the
+        traced train steps TensorFlow's gradient registry keeps of the models
+        built since the previous call. Skipped under a `tf.distribute` strategy,
+        whose scope must outlive the session.
+        """
         if keras.backend.backend() == "tensorflow":
             import tensorflow as tf
 
             if tf.distribute.has_strategy():
                 return
-        policy = keras.config.dtype_policy()
-        keras.backend.clear_session(free_memory=False)
-        keras.config.set_dtype_policy(policy)
+        self._releaser(free_memory=False)
 
     def trial_seed(self, hp, execution=0):
         """The seed a trial with these values builds and trains under (None if `seed` is None)."""

@@ -11,8 +11,8 @@ X = np.random.default_rng(0).normal(size=(8, 5)).astype("float32")
 @pytest.mark.parametrize(
     "init_kwargs",
     [
-        {"units": 3, "activation": "tanh", "batch_norm": True, "dropout": 0.25, "l1": 1e-3,
-         "l2": 1e-2, "seed": 3},
+        {"units": 3, "activation": "tanh", "batch_norm": True, "batch_norm_momentum": 0.8,
+         "dropout": 0.25, "l1": 1e-3, "l2": 1e-2, "seed": 3},
     ],
     ids=["regularized"],
 )
@@ -45,6 +45,19 @@ def test_batch_norm_inference_matches_formula():
     )
 
 
+@pytest.mark.parametrize("momentum", [0.9, 0.5])
+def test_batch_norm_moving_statistics_follow_the_momentum(momentum):
+    kwargs = {} if momentum == 0.9 else {"batch_norm_momentum": momentum}  # 0.9: the default
+    block = kx.layers.DenseBlock(3, activation=None, batch_norm=True, **kwargs)
+    block(X)
+    (kernel,) = block.dense.get_weights()
+    block(X, training=True)  # one update from mean 0, variance 1
+    h = X.astype("float64") @ kernel
+    _, _, mean, var = block.normalization.get_weights()
+    np.testing.assert_allclose(mean, (1 - momentum) * h.mean(0), rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(var, momentum + (1 - momentum) * h.var(0), rtol=1e-4, atol=1e-6)
+
+
 def test_dropout_only_in_training():
     block = kx.layers.DenseBlock(64, activation=None, dropout=0.5, seed=1)
     x = np.ones((4, 5), "float32")
@@ -66,7 +79,8 @@ def test_l1_l2_penalty_is_added_to_losses():
 @pytest.mark.parametrize(
     "kwargs, argument",
     [({"units": 0}, "units"), ({"units": 2, "dropout": 1.0}, "dropout"),
-     ({"units": 2, "dropout": -0.1}, "dropout"), ({"units": 2, "l2": -1.0}, "l2")],
+     ({"units": 2, "dropout": -0.1}, "dropout"), ({"units": 2, "l2": -1.0}, "l2"),
+     ({"units": 2, "batch_norm_momentum": 1.0}, "batch_norm_momentum")],
 )
 def test_invalid_arguments(kwargs, argument):
     with pytest.raises(ValueError, match=f"Invalid `{argument}` argument value"):

@@ -1,6 +1,7 @@
 """Every model of kerasext.models has a HyperModel that builds across its space and tunes."""
 
 import inspect
+import warnings
 
 import keras
 import keras_tuner
@@ -11,12 +12,7 @@ import kerasext as kx
 from tests.tuning._helpers import SMALL, random_values, tiny_cases
 
 CASES = tiny_cases()
-#: Each tuner class runs at least once, on the cheapest models; the others use RandomSearch.
-TUNER_OF = {
-    "LinearRegression": "Hyperband",
-    "LogisticRegression": "GridSearch",
-    "ConvNet": "BayesianOptimization",
-}
+TUNERS = ("RandomSearch", "BayesianOptimization", "Hyperband", "GridSearch")
 
 
 def test_every_public_model_has_a_hypermodel():
@@ -39,6 +35,14 @@ def test_builds_with_defaults_and_predicts(name):
     assert model.built and model.optimizer is not None and model.count_params() > 0
     prediction = model.predict(x, verbose=0)
     assert np.all(np.isfinite(prediction))
+    # keras-tuner's Hyperband calls build_from_config on the built model it gets back: a no-op
+    # that keeps the weights, not Keras' "cannot be built automatically" warning.
+    weights = [w.copy() for w in model.get_weights()]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        model.build_from_config(model.get_build_config())
+    for before, after in zip(weights, model.get_weights()):
+        np.testing.assert_array_equal(before, after)
 
 
 @pytest.mark.slow
@@ -57,25 +61,39 @@ def test_builds_with_50_random_samples_of_the_space(name):
     assert len(seen) > 40, "the random samples should mostly differ"
 
 
-def test_every_tuner_class_is_exercised():
-    assert set(TUNER_OF.values()) | {"RandomSearch"} == {
-        "RandomSearch", "BayesianOptimization", "Hyperband", "GridSearch"
+def test_every_tuner_class_of_keras_tuner_is_covered():
+    tuner_classes = {
+        name for name, obj in vars(keras_tuner).items()
+        if inspect.isclass(obj) and issubclass(obj, keras_tuner.Tuner)
+        and obj is not keras_tuner.Tuner
     }
+    assert tuner_classes == set(TUNERS), tuner_classes
 
 
+@pytest.mark.parametrize("tuner_name", TUNERS)
 @pytest.mark.parametrize("index,name", list(enumerate(sorted(CASES))))
-def test_two_trial_search_completes(index, name, tmp_path):
-    """Each model runs a 2-trial search (architecture pinned small to keep it cheap)."""
+def test_two_trial_search_completes(index, name, tuner_name, tmp_path):
+    """Every model runs a 2-trial search with every tuner class (architecture pinned small)."""
     factory, x, y = CASES[name]
-    tuner_name = TUNER_OF.get(name, "RandomSearch")
     hypermodel = factory(fixed=SMALL[name])
-    kwargs = {"max_trials": 2} if tuner_name != "Hyperband" else {"max_epochs": 2, "factor": 2}
+    if tuner_name == "Hyperband":
+        kwargs = {"max_epochs": 2, "factor": 2}  # 1-epoch trials, the best goes on to 2
+    else:
+        kwargs = {"max_trials": 2}
     tuner = getattr(keras_tuner, tuner_name)(
         hypermodel, objective="val_loss", seed=index, directory=str(tmp_path),
         overwrite=True, **kwargs,
     )
-    tuner.search(x, y, validation_split=0.25, epochs=1, verbose=0)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        tuner.search(x, y, validation_split=0.25, epochs=1, verbose=0)
+    rebuilt = [str(w.message) for w in caught if "build_from_config" in str(w.message)]
+    assert not rebuilt, rebuilt[0]
     trials = list(tuner.oracle.trials.values())
-    assert len(trials) >= 2 if tuner_name != "Hyperband" else len(trials) >= 1
+    assert len(trials) >= 2, [t.hyperparameters.values for t in trials]
     completed = [t for t in trials if t.status == "COMPLETED"]
-    assert completed and all(np.isfinite(t.score) for t in completed), [t.status for t in trials]
+    assert len(completed) >= 2 and all(np.isfinite(t.score) for t in completed), [
+        (t.status, t.score) for t in trials
+    ]
+    best = tuner.get_best_models(1)[0]
+    assert isinstance(best, getattr(kx.models, name))
