@@ -14,6 +14,7 @@ import keras
 import numpy as np
 from sklearn import model_selection as sk_model_selection
 
+from kerasext import _compat
 from kerasext._memory import SessionReleaser
 
 __all__ = ["cross_validate", "CrossValidationResult"]
@@ -421,7 +422,7 @@ def run_folds(
         if release_memory and not return_models:
             release()
         if seed is not None:
-            keras.utils.set_random_seed(int(seed) + fold)
+            _compat.set_random_seed(int(seed) + fold)
         model = build_fold_model(fold)
         _check_model(model, fold)
 

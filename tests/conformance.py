@@ -20,9 +20,11 @@ Each checks, as far as the kind of component allows:
    `keras.layers.Lambda` anywhere;
 3. mixed precision: under `mixed_float16` and `mixed_bfloat16` outputs come in
    the compute dtype (final model outputs float32), variables stay float32;
-4. XLA: one fit step with `jit_compile=True`;
-5. tf.distribute: one fit step under `MirroredStrategy` over two logical CPU
-   devices (configured in `conftest.py`);
+4. XLA: one fit step with `jit_compile=True` (on torch, where it means
+   `torch.compile` at about 30 s per model on CPU, only training steps run it);
+5. tf.distribute (TensorFlow only: skipped on JAX and torch): one fit step
+   under `MirroredStrategy` over two logical CPU devices (configured in
+   `conftest.py`);
 6. `copy.deepcopy` (keras-tuner deep-copies callbacks every trial).
 
 Failures raise `AssertionError` with a message naming the component and the
@@ -38,10 +40,17 @@ import tempfile
 
 import keras
 import numpy as np
-import tensorflow as tf
 from keras import ops
 
+from kerasext._compat import set_random_seed
+
 MIXED_POLICIES = ("mixed_float16", "mixed_bfloat16")
+BACKEND = keras.backend.backend()
+#: tf.distribute exists on TensorFlow only.
+HAS_TF_DISTRIBUTE = BACKEND == "tensorflow"
+#: On torch `jit_compile=True` is `torch.compile`: about 30 s per model on CPU, so only the
+#: training steps (where the compiled step is the product) run the check there.
+CHEAP_JIT = BACKEND != "torch"
 
 
 # --------------------------------------------------------------------------- utilities
@@ -63,6 +72,8 @@ def mirrored_strategy():
     process can hand out the same collective instance keys, and their
     all-reduces then collide ("Shape mismatch in the collective instance").
     """
+    import tensorflow as tf
+
     devices = tf.config.list_logical_devices("CPU")
     assert len(devices) >= 2, (
         "conftest.py must configure two logical CPU devices before TensorFlow "
@@ -307,12 +318,12 @@ def run_layer_test(
             _assert_float32_variables(component, policy_name, mixed.weights)
 
     target = _zeros_target(outputs)
-    if run_jit:
+    if run_jit and CHEAP_JIT:
         history = _fit_one_step(functional(layer_cls(**init_kwargs)), input_data, target,
                                 jit_compile=True)
         _assert_finite_history(component, "jit_compile", history)
 
-    if run_distributed:
+    if run_distributed and HAS_TF_DISTRIBUTE:
         with mirrored_strategy().scope():
             distributed_model = functional(layer_cls(**init_kwargs))
             history = _fit_one_step(distributed_model, input_data, target)
@@ -404,12 +415,12 @@ def run_model_test(
             _assert_float32_variables(component, policy_name, mixed.weights)
             _assert_finite_history(component, policy_name, history)
 
-    if run_jit:
+    if run_jit and CHEAP_JIT:
         history = _fit_one_step(model_cls(**init_kwargs), input_data, target, loss=loss,
                                 jit_compile=True)
         _assert_finite_history(component, "jit_compile", history)
 
-    if run_distributed:
+    if run_distributed and HAS_TF_DISTRIBUTE:
         with mirrored_strategy().scope():
             distributed = model_cls(**init_kwargs)
             history = _fit_one_step(distributed, input_data, target, loss=loss)
@@ -431,6 +442,33 @@ def _metric_logs(metric):
 def _identity_model(y_pred):
     inputs = keras.Input(shape=np.shape(y_pred)[1:], dtype=str(np.asarray(y_pred).dtype))
     return keras.Model(inputs, keras.layers.Identity()(inputs))
+
+
+def _jit_update(metric, y_true, y_pred, sample_weight):
+    """One `update_state` compiled by the backend's own compiler (XLA on TF and JAX)."""
+    if BACKEND == "tensorflow":
+        import tensorflow as tf
+
+        @tf.function(jit_compile=True)
+        def update(yt, yp):
+            metric.update_state(yt, yp, sample_weight=sample_weight)
+
+        update(y_true, y_pred)
+    elif BACKEND == "jax":
+        import jax
+
+        # On JAX a compiled update must be stateless: the state goes in and comes out.
+        @jax.jit
+        def update(values, yt, yp):
+            return metric.stateless_update_state(values, yt, yp, sample_weight=sample_weight)
+
+        values = update([v.value for v in metric.variables], y_true, y_pred)
+        for variable, value in zip(metric.variables, values):
+            variable.assign(value)
+    else:
+        import torch
+
+        torch.compile(metric.update_state)(y_true, y_pred, sample_weight=sample_weight)
 
 
 def run_metric_test(
@@ -495,14 +533,10 @@ def run_metric_test(
         assert_allclose_structure(_metric_logs(metric), reference, rtol=rtol, atol=atol,
                                   what=f"{component} original after updating its deep copy")
 
-    if run_jit:
+    if run_jit and CHEAP_JIT:
         jit_metric = metric_cls(**init_kwargs)
 
-        @tf.function(jit_compile=True)
-        def update(yt, yp):
-            jit_metric.update_state(yt, yp, sample_weight=sample_weight)
-
-        update(y_true, y_pred)
+        _jit_update(jit_metric, y_true, y_pred, sample_weight)
         assert_allclose_structure(_metric_logs(jit_metric), reference, rtol=rtol, atol=atol,
                                   what=f"{component} under jit_compile")
 
@@ -521,7 +555,7 @@ def run_metric_test(
     assert_allclose_structure(logs, reference, rtol=rtol, atol=atol,
                               what=f"{component} streamed through model.evaluate")
 
-    if run_jit:
+    if run_jit and CHEAP_JIT:
         _, logs = evaluate(metric_cls(**init_kwargs), jit_compile=True)
         assert_allclose_structure(logs, reference, rtol=rtol, atol=atol,
                                   what=f"{component} in evaluate(jit_compile=True)")
@@ -538,7 +572,7 @@ def run_metric_test(
                                   rtol=rtol, atol=atol,
                                   what=f"{component} after .keras save and load")
 
-    if run_distributed:
+    if run_distributed and HAS_TF_DISTRIBUTE:
         with mirrored_strategy().scope():
             _, logs = evaluate(metric_cls(**init_kwargs))
         assert_allclose_structure(logs, reference, rtol=rtol, atol=atol,
@@ -617,7 +651,7 @@ def run_callback_test(
     fit_kwargs = {"validation_split": 0.25, "batch_size": 16, "shuffle": False, **(fit_kwargs or {})}
     compile_kwargs = {"optimizer": "sgd", "loss": "mse", **(compile_kwargs or {})}
 
-    keras.utils.set_random_seed(0)
+    set_random_seed(0)
     initial = model_fn()
     initial.compile(**compile_kwargs)
     initial_weights = initial.get_weights()
@@ -657,11 +691,11 @@ def run_callback_test(
             if clone_state != state:
                 _fail(component, "deepcopy", f"copy made {label}: state {clone_state} != {state}")
 
-    if run_jit:
+    if run_jit and CHEAP_JIT:
         jit_history, _, _ = fit(callback_cls(**init_kwargs), jit_compile=True)
         _assert_finite_history(component, "jit_compile", jit_history)
 
-    if run_distributed:
+    if run_distributed and HAS_TF_DISTRIBUTE:
         dist_history, _, _ = fit(callback_cls(**init_kwargs), strategy=mirrored_strategy())
         _assert_finite_history(component, "MirroredStrategy", dist_history)
 
@@ -712,7 +746,7 @@ def run_training_step_test(
         trainer.compile(**{**compile_kwargs, **extra})
         return trainer
 
-    keras.utils.set_random_seed(0)
+    set_random_seed(0)
     trainer = build()
     trainer(x)  # build variables before copying weights around
     initial_weights = trainer.get_weights()
@@ -752,7 +786,7 @@ def run_training_step_test(
                                       shuffle=False).history
         _assert_finite_history(component, "jit_compile", jit_history)
 
-    if run_distributed:
+    if run_distributed and HAS_TF_DISTRIBUTE:
         with mirrored_strategy().scope():
             distributed = build()
             distributed(x)

@@ -9,6 +9,7 @@ from sklearn.model_selection import GroupKFold, KFold, StratifiedKFold
 
 import kerasext as kx
 from kerasext import model_selection
+from kerasext._compat import set_random_seed
 from kerasext.model_selection import CrossValidationResult, cross_validate
 
 
@@ -54,11 +55,11 @@ def test_matches_hand_written_loop_on_breast_cancer(monkeypatch):
     )
 
     # The documented seeding: StratifiedKFold(shuffle=True, random_state=seed) for integer
-    # labels, and keras.utils.set_random_seed(seed + fold) before each model is built.
+    # labels, and set_random_seed(seed + fold) before each model is built.
     expected = []
     hand_splits = list(StratifiedKFold(folds, shuffle=True, random_state=seed).split(x, y))
     for fold, (train, test) in enumerate(hand_splits):
-        keras.utils.set_random_seed(seed + fold)
+        set_random_seed(seed + fold)
         model = _build_logistic_regression()
         model.fit(x[train], y[train], verbose=0, **fit_kwargs)
         expected.append(

@@ -9,6 +9,7 @@ import keras
 import keras_tuner
 from keras_tuner.src.engine import metrics_tracking, tuner_utils
 
+from kerasext import _compat
 from kerasext._memory import SessionReleaser
 from kerasext.tuning import space as space_lib
 
@@ -259,7 +260,7 @@ class KerasextHyperModel(keras_tuner.HyperModel):
     def _seed_trial(self, hp, execution):
         seed = self.trial_seed(hp, execution)
         if seed is not None:
-            keras.utils.set_random_seed(seed)
+            _compat.set_random_seed(seed)
 
     @staticmethod
     def _tuner_of(callbacks):

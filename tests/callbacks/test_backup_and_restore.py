@@ -5,6 +5,7 @@ import keras
 import numpy as np
 import pytest
 
+from kerasext._compat import set_random_seed
 from kerasext.callbacks import BackupAndRestore, EarlyStopping, OverfitDetector
 from tests import conformance
 
@@ -44,7 +45,7 @@ class Killer(keras.callbacks.Callback):
 
 
 def build_model(seed):
-    keras.utils.set_random_seed(seed)
+    set_random_seed(seed)
     model = keras.Sequential([keras.Input((8,)), keras.layers.Dense(32, activation="relu"),
                               keras.layers.Dense(1)])
     model.compile(optimizer=keras.optimizers.Adam(0.02), loss="mse")

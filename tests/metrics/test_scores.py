@@ -17,6 +17,7 @@ from sklearn.metrics import (
 )
 
 import kerasext as kx
+from kerasext._compat import set_random_seed
 from tests import conformance
 
 M = kx.metrics
@@ -182,7 +183,7 @@ def test_fit_logs_equal_sklearn_on_one_device_jit_and_mirrored(mode, rng):
     weights = rng.integers(1, 3, size=45).astype("float32")
 
     def build():
-        keras.utils.set_random_seed(3)
+        set_random_seed(3)
         model = _classifier()
         # A zero learning rate keeps the predictions the metrics see during fit fixed;
         # Keras weights only `weighted_metrics` by sample_weight.

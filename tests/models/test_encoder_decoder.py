@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 import kerasext as kx
+from kerasext._compat import set_random_seed
 from tests import conformance
 from tests.models.seq_tasks import END, INPUT_VOCAB_SIZE, OUTPUT_VOCAB_SIZE, START, reverse_task
 
@@ -116,7 +117,7 @@ def test_single_input_names_what_it_received():
 def test_learns_to_reverse_sequences():
     source, decoder_inputs, decoder_targets = reverse_task(4000, seed=0)
     test_source, _, test_targets = reverse_task(300, seed=1)
-    keras.utils.set_random_seed(0)
+    set_random_seed(0)
     model = kx.models.EncoderDecoder(INPUT_VOCAB_SIZE, OUTPUT_VOCAB_SIZE, units=128,
                                      embed_dim=16)
     epochs, batch_size = 8, 64

@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 
 import kerasext as kx
+from kerasext._compat import set_random_seed
 from tests import conformance
 
 TINY = {"num_classes": 3, "width_multiplier": 0.0625, "blocks_per_stage": (1, 3, 0),
@@ -47,7 +48,7 @@ def _without_dropout(model):
 def test_auxiliary_losses_enter_training_with_weight_0_3():
     x, y = images(8)
     weights = np.linspace(0.5, 2.0, 8).astype("float32")
-    keras.utils.set_random_seed(0)
+    set_random_seed(0)
     model = _without_dropout(kx.models.InceptionNet(**TINY, dropout=0.0, aux_classifiers=True))
     model(x)
     main, auxiliary = model._forward(x, training=True, auxiliary=True)
@@ -122,7 +123,7 @@ def test_one_distributed_step_equals_one_device_step():
                       loss="sparse_categorical_crossentropy")
         return model
 
-    keras.utils.set_random_seed(0)
+    set_random_seed(0)
     single = build()
     initial = single.get_weights()
     single.fit(x, y, batch_size=16, epochs=1, verbose=0, shuffle=False)
@@ -162,7 +163,7 @@ def _digits():
 @pytest.mark.parametrize("aux", [False, True])
 def test_learns_digits(aux):
     x_train, x_val, y_train, y_val = _digits()
-    keras.utils.set_random_seed(0)
+    set_random_seed(0)
     model = kx.models.InceptionNet(10, width_multiplier=0.125, blocks_per_stage=(1, 3, 0),
                                    stem_filters=16, aux_classifiers=aux)
     epochs, batch_size = 12, 32

@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 
 import kerasext as kx
+from kerasext._compat import set_random_seed
 from kerasext.models.text_cnn import masked_max_over_time
 from tests import conformance
 from tests.models.text_tasks import VOCAB_SIZE, order_task
@@ -57,7 +58,7 @@ def test_wrong_rank_names_shape():
 @pytest.mark.slow
 def test_learns_a_word_order_task():
     (x_train, y_train), (x_test, y_test) = order_task()
-    keras.utils.set_random_seed(0)
+    set_random_seed(0)
     model = kx.models.TextCNN(VOCAB_SIZE, 2, embed_dim=16, kernel_sizes=(2, 3),
                               filters=16, dropout=0.2)
     model.compile(optimizer=keras.optimizers.Adam(1e-2), loss="sparse_categorical_crossentropy",

@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 
 import kerasext as kx
+from kerasext._compat import set_random_seed
 from tests import conformance
 from tests.models.text_tasks import VOCAB_SIZE, order_task
 
@@ -46,7 +47,7 @@ def test_too_long_input_names_shape():
 @pytest.mark.slow
 def test_learns_a_word_order_task():
     (x_train, y_train), (x_test, y_test) = order_task(n_train=2000)
-    keras.utils.set_random_seed(0)
+    set_random_seed(0)
     model = kx.models.TransformerClassifier(
         VOCAB_SIZE, x_train.shape[1], 2, embed_dim=16, num_heads=2, ff_dim=32, num_layers=2,
         dropout=0.0)

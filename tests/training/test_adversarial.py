@@ -8,6 +8,7 @@ import pytest
 import tensorflow as tf
 
 import kerasext as kx
+from kerasext._compat import set_random_seed
 from tests import conformance
 from tests.training.test_train_step import regression_data, small_model
 
@@ -203,7 +204,7 @@ def test_adversarially_trained_digits_model_is_more_robust():
     epsilon = 0.1
 
     def robust_accuracy(wrap):
-        keras.utils.set_random_seed(0)
+        set_random_seed(0)
         model = keras.Sequential(
             [keras.Input((64,)), keras.layers.Dense(64, activation="relu"), keras.layers.Dense(10)]
         )

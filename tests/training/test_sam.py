@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 import kerasext as kx
+from kerasext._compat import set_random_seed
 from tests import conformance
 from tests.training.test_train_step import regression_data, small_model
 
@@ -101,7 +102,7 @@ def test_asam_under_mirrored_strategy_over_several_steps_with_sample_weights():
     """Two replicas equal one device with the same global batch, step after step."""
     x, y = regression_data(n=32)
     sample_weight = np.random.default_rng(3).uniform(size=len(x)).astype("float32")
-    keras.utils.set_random_seed(0)
+    set_random_seed(0)
     initial = small_model().get_weights()
 
     def train():
@@ -148,7 +149,7 @@ def test_logs_reset_every_epoch_and_stay_out_of_evaluate():
 
 def test_rho_zero_is_the_plain_step():
     x, y = regression_data(n=32)
-    keras.utils.set_random_seed(0)
+    set_random_seed(0)
     initial = small_model().get_weights()
     trained = []
     for cls, kwargs in ((kx.training.TrainStep, {}), (kx.training.SAM, {"rho": 0.0})):

@@ -7,6 +7,7 @@ import tensorflow as tf
 from keras import ops
 
 import kerasext as kx
+from kerasext._compat import set_random_seed
 from tests import conformance
 
 PACKAGE = "kerasext_tests_training"
@@ -52,7 +53,7 @@ class SubclassedRegressor(keras.Model):
 
 
 def regularized_model():
-    keras.utils.set_random_seed(3)
+    set_random_seed(3)
     return keras.Sequential(
         [
             keras.Input((5,)),
@@ -139,7 +140,7 @@ def test_mixed_float16_matches_built_in_where_the_guide_step_fails():
     keras.config.set_dtype_policy("mixed_float16")
 
     def model_fn():
-        keras.utils.set_random_seed(5)
+        set_random_seed(5)
         return keras.Sequential(
             [keras.Input((8,)), keras.layers.Dense(16, activation="relu"), keras.layers.Dense(1)]
         )
@@ -226,7 +227,7 @@ def test_multi_output_losses_by_output_name_match_built_in():
     targets = [y, np.concatenate([y, -y], axis=1)]
 
     def model_fn():
-        keras.utils.set_random_seed(7)
+        set_random_seed(7)
         inputs = keras.Input((5,))
         hidden = keras.layers.Dense(6, activation="tanh")(inputs)
         return keras.Model(inputs, [keras.layers.Dense(1, name="first")(hidden),

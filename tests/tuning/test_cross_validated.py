@@ -7,6 +7,7 @@ import pytest
 from sklearn.datasets import load_digits
 from sklearn.model_selection import StratifiedKFold
 
+from kerasext._compat import set_random_seed
 from kerasext.tuning.cross_validated import CrossValidated
 
 
@@ -68,7 +69,7 @@ def test_random_search_on_digits_scores_each_trial_by_its_fold_mean(tmp_path):
     seed = tuner.oracle.seed
     splits = StratifiedKFold(folds, shuffle=True, random_state=seed).split(x, y)
     for fold, (train, test) in enumerate(splits):
-        keras.utils.set_random_seed(seed + fold)
+        set_random_seed(seed + fold)
         model = _build(best.hyperparameters)
         model.fit(x[train], y[train], epochs=2, batch_size=32, verbose=0)
         held_out = model.evaluate(x[test], y[test], batch_size=32, verbose=0, return_dict=True)
