@@ -35,6 +35,37 @@ import warnings
 
 __all__ = ["apply_keras_multi_worker_fix", "is_chief", "multi_worker_strategy"]
 
+#: What to use instead of tf.distribute on each other backend (Keras 3.15.1).
+_ALTERNATIVES = {
+    "jax": (
+        "On JAX, use Keras' own engine, keras.distribution: "
+        "keras.distribution.set_distribution(keras.distribution.DataParallel()) for data "
+        "parallelism, keras.distribution.ModelParallel(layout_map=...) for model parallelism, "
+        "and keras.distribution.initialize(...) for several processes (docs/distributed.md)."
+    ),
+    "torch": (
+        "On torch, the installed Keras has no keras.distribution support; train on one "
+        "device, or switch to KERAS_BACKEND=tensorflow (tf.distribute) or "
+        "KERAS_BACKEND=jax (keras.distribution)."
+    ),
+}
+
+
+def _require_tensorflow(what):
+    """Raises a clear error naming what to use instead when the backend is not TensorFlow."""
+    import keras
+
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        return
+    alternative = _ALTERNATIVES.get(
+        backend, "Use keras.distribution where the installed Keras supports the backend."
+    )
+    raise RuntimeError(
+        f"kerasext.distribute.{what} works with tf.distribute, which exists on the TensorFlow "
+        f"backend only; the Keras backend is {backend!r} (KERAS_BACKEND). {alternative}"
+    )
+
 UPSTREAM_ISSUE = "keras-team/keras#20585"
 
 # The buggy lines, with all whitespace removed. When a Keras release no longer
@@ -174,8 +205,11 @@ def apply_keras_multi_worker_fix():
 
     Returns:
         A sorted list of the names of the spots patched in this process
-        (`[]` when the installed Keras does not need the fix or the backend is
-        not TensorFlow).
+        (`[]` when the installed Keras does not need the fix).
+
+    Raises:
+        RuntimeError: when the Keras backend is not TensorFlow (the error says
+            what to use instead: `keras.distribution` on JAX).
 
     Example:
 
@@ -187,6 +221,7 @@ def apply_keras_multi_worker_fix():
     print(patched)  # ['maybe_symbolic_build', 'reduce_per_replica'] on Keras 3.15
     ```
     """
+    _require_tensorflow("apply_keras_multi_worker_fix()")
     with _lock:
         trainer = _trainer_module()
         if trainer is None:
@@ -242,6 +277,10 @@ def multi_worker_strategy(**kwargs):
     Returns:
         The `tf.distribute.MultiWorkerMirroredStrategy`.
 
+    Raises:
+        RuntimeError: when the Keras backend is not TensorFlow (the error says
+            what to use instead: `keras.distribution` on JAX).
+
     Example:
 
     ```python
@@ -257,6 +296,7 @@ def multi_worker_strategy(**kwargs):
     print(strategy.num_replicas_in_sync)
     ```
     """
+    _require_tensorflow("multi_worker_strategy()")
     import tensorflow as tf
 
     apply_keras_multi_worker_fix()
@@ -271,11 +311,15 @@ def is_chief(strategy=None):
     workers overwrite each other's files. The chief is the task of type
     `"chief"` in `TF_CONFIG`, or worker 0 when the cluster has no `"chief"`
     task: the same rule as TensorFlow's (`strategy.extended.should_checkpoint`).
+    On JAX, once `keras.distribution.initialize` has started several
+    processes, the chief is process 0 (`jax.process_index() == 0`). It works
+    on every backend.
 
     Args:
         strategy: a `tf.distribute.Strategy`; its `extended.should_checkpoint`
-            answers. Defaults to `None`: read `TF_CONFIG` (no `TF_CONFIG`, or
-            a cluster of one task, means this process is the chief).
+            answers. Defaults to `None`: on JAX with several processes, ask
+            JAX; otherwise read `TF_CONFIG` (no `TF_CONFIG`, or a cluster of
+            one task, means this process is the chief).
 
     Returns:
         A Python bool.
@@ -293,6 +337,13 @@ def is_chief(strategy=None):
     """
     if strategy is not None:
         return bool(strategy.extended.should_checkpoint)
+    import keras
+
+    if keras.backend.backend() == "jax":
+        import jax
+
+        if jax.process_count() > 1:
+            return jax.process_index() == 0
     config = json.loads(os.environ.get("TF_CONFIG") or "{}")
     task = config.get("task") or {}
     cluster = config.get("cluster") or {}

@@ -26,10 +26,15 @@ def python_blocks(path):
 OWN_PROCESS = {"distributed.md"}
 
 
+# The README's quick start and tour also run on JAX and torch (its feature table claims them).
+CROSS_BACKEND = {"README.md"}
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize(
     "path",
-    [pytest.param(p, marks=pytest.mark.own_process) if p.name in OWN_PROCESS else p
+    [pytest.param(p, marks=pytest.mark.own_process) if p.name in OWN_PROCESS
+     else pytest.param(p, marks=pytest.mark.cross_backend) if p.name in CROSS_BACKEND else p
      for p in FILES],
     ids=lambda p: p.name,
 )

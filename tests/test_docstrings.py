@@ -49,6 +49,7 @@ def test_every_registered_class_is_exported_from_its_subpackage():
 
 
 @pytest.mark.slow
+@pytest.mark.cross_backend  # every example runs on TensorFlow, JAX and torch
 @pytest.mark.parametrize(
     "qualname",
     # kerasext.distribute's examples build a MultiWorkerMirroredStrategy: own interpreter.
