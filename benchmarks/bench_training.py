@@ -1,4 +1,10 @@
-"""Epoch time of kerasext's training steps against Keras' built-in step.
+"""Epoch time of kerasext's training steps against Keras' built-in step, on the active backend.
+
+Runs on `KERAS_BACKEND` = tensorflow, jax or torch (`KERAS_BACKEND=jax python
+-m benchmarks.run_all --only training`, or every backend side by side with
+`python -m benchmarks.backends --only training`); each backend's steps are
+compared with that backend's built-in `fit` (`compile`'s default
+`jit_compile="auto"`: XLA on TensorFlow and JAX, eager on torch).
 
 The same MLP on the same synthetic data (64 features, 10 classes) is trained by
 `model.fit` (the built-in step), `TrainStep`, `SAM` and `AdversarialTraining`
@@ -16,6 +22,7 @@ import keras
 import numpy as np
 
 from benchmarks.timing import Comparison, compare
+from kerasext._compat import set_random_seed
 
 
 class _EpochTimer(keras.callbacks.Callback):
@@ -36,7 +43,7 @@ def _data(samples, seed=0):
 
 
 def _model(width):
-    keras.utils.set_random_seed(0)
+    set_random_seed(0)
     return keras.Sequential(
         [
             keras.Input((64,)),
@@ -72,7 +79,9 @@ _HEAVY_OPS = ("MatMul", "BiasAdd", "BiasAddGrad", "Relu", "ReluGrad")
 
 
 def _traced_op_counts(wrappers, width, batch_size):
-    """Markdown: the ops in each setup's traced `train_step` (machine-independent)."""
+    """Markdown: the ops in each setup's traced `train_step` (machine-independent; TensorFlow)."""
+    if keras.backend.backend() != "tensorflow":
+        return ""
     import tensorflow as tf
 
     x, y = _data(2 * batch_size)
@@ -124,7 +133,7 @@ def run(quick=False):
     ratios = comparison.ratios
     wall_ratios = wall_comparison.ratios
     targets = {"TrainStep": 1.02, "SAM(rho=0.05)": 2.1, "AdversarialTraining(fgsm)": 2.1}
-    verdict = "\n".join(
+    verdict = f"Backend: {keras.backend.backend()}\n\n" + "\n".join(
         f"- {name}: {ratios[name]:.3f}x CPU time, {wall_ratios[name]:.3f}x wall-clock "
         f"(target <= {target}: {'met' if ratios[name] <= target else 'NOT met'})"
         for name, target in targets.items()

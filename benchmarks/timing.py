@@ -73,12 +73,27 @@ def compare(title, setups, *, repeats=5, warmup=1):
 
 
 def machine_description():
+    """Platform, accelerators and the versions of Keras and its active backend."""
     import keras
-    import tensorflow as tf
 
-    gpus = tf.config.list_physical_devices("GPU")
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        accelerators = len(tf.config.list_physical_devices("GPU"))
+        framework = f"TensorFlow {tf.__version__}"
+    elif backend == "jax":
+        import jax
+
+        accelerators = len([d for d in jax.devices() if d.platform != "cpu"])
+        framework = f"jax {jax.__version__}"
+    else:
+        import torch
+
+        accelerators = torch.cuda.device_count()
+        framework = f"torch {torch.__version__}"
     return (
         f"{platform.platform()}, Python {platform.python_version()}, "
         f"{platform.processor() or platform.machine()}, "
-        f"{len(gpus)} GPU(s), TensorFlow {tf.__version__}, Keras {keras.__version__}"
+        f"{accelerators} GPU(s), Keras {keras.__version__} on {framework}"
     )

@@ -1,7 +1,6 @@
 """`AdversarialTraining`: FGSM / PGD adversarial training as a model wrapper."""
 
 import keras
-import tensorflow as tf
 from keras import ops
 
 from kerasext.api_export import kerasext_export
@@ -31,14 +30,17 @@ class AdversarialTraining(TrainStep):
       of the ball (`random_start=True`), then take `steps` signed-gradient
       steps of size `step_size`, projecting back into the ball after each.
       The attack's forward passes leave the model's state (batch-norm
-      statistics, dropout seeds) untouched.
+      statistics, dropout seeds) untouched; the random start draws from the
+      wrapper's `keras.random.SeedGenerator`, whose state advances every
+      step on every backend (on JAX it is part of the step's state).
 
     `x_adv` is clipped to `[clip_min, clip_max]` when given (e.g. the valid
     pixel range). Every input must be floating point: integer inputs such as
     token ids cannot be perturbed and raise a `ValueError` at trace time
     (perturb embeddings inside the model instead). Loss scaling (mixed
     precision), sample weights, regularization and `tf.distribute` are handled
-    as in `TrainStep`.
+    as in `TrainStep`. The attacks are written once in `keras.ops` on top of
+    `loss_and_gradients` and run on TensorFlow, JAX and torch.
 
     Logs, besides `loss` (the combined objective) and the compiled metrics
     (on clean predictions): `clean_loss` (`J(x)`) and `adversarial_loss`
@@ -202,19 +204,11 @@ class AdversarialTraining(TrainStep):
 
     def _input_gradients(self, x, y, sample_weight, training):
         """Gradients of the (scaled) loss with respect to every input, state untouched."""
-        flat = [ops.convert_to_tensor(t) for t in keras.tree.flatten(x)]
-        variables = self.trainable_weights
-        with tf.GradientTape() as tape:
-            tape.watch(flat)
-            inputs = keras.tree.pack_sequence_as(x, flat)
-            # Regularization losses read the trainable weights through the scope.
-            with keras.StatelessScope(
-                state_mapping=[(v, ops.convert_to_tensor(v)) for v in variables],
-                collect_losses=True,
-            ):
-                loss, _ = self.loss_and_predictions(inputs, y, sample_weight, training=training)
-            scaled_loss = self.scale_loss(loss)
-        return tape.gradient(scaled_loss, flat)
+        _, _, _, gradients = self.loss_and_gradients(
+            x, y, sample_weight, wrt_weights=False, wrt_inputs=True, training=training,
+            keep_state=False,
+        )
+        return gradients
 
     def _pgd(self, x, y, sample_weight, training):
         flat_x = [ops.convert_to_tensor(t) for t in keras.tree.flatten(x)]
@@ -273,33 +267,26 @@ class AdversarialTraining(TrainStep):
     def compute_gradients(self, x, y, sample_weight):
         self._check_inputs(x)
         weight = float(self.adversarial_weight)
-        variables = self.trainable_weights
         flat_x = [ops.convert_to_tensor(t) for t in keras.tree.flatten(x)]
         x = keras.tree.pack_sequence_as(x, flat_x)
         fgsm = self.method == "fgsm"
 
-        with tf.GradientTape() as tape:
-            if fgsm:
-                tape.watch(flat_x)
-            clean_loss, y_pred = self.loss_and_predictions(x, y, sample_weight)
-            scaled_clean_loss = self.scale_loss(clean_loss)
-        targets = list(variables) + (flat_x if fgsm else [])
-        all_gradients = tape.gradient(scaled_clean_loss, targets)
-        clean_gradients = all_gradients[: len(variables)]
-
+        # FGSM takes the input gradient from the clean pass itself.
+        clean_loss, y_pred, clean_gradients, input_gradients = self.loss_and_gradients(
+            x, y, sample_weight, wrt_inputs=fgsm
+        )
         if fgsm:
             flat_adv = [
                 self._project(self._signed_step(t, g, self.epsilon), t)
-                for t, g in zip(flat_x, all_gradients[len(variables):])
+                for t, g in zip(flat_x, input_gradients)
             ]
         else:
             flat_adv = self._pgd(x, y, sample_weight, training=True)
         x_adv = keras.tree.pack_sequence_as(x, [ops.stop_gradient(a) for a in flat_adv])
 
-        with tf.GradientTape() as tape:
-            adversarial_loss, _ = self.loss_and_predictions(x_adv, y, sample_weight)
-            scaled_adversarial_loss = self.scale_loss(adversarial_loss)
-        adversarial_gradients = tape.gradient(scaled_adversarial_loss, variables)
+        adversarial_loss, _, adversarial_gradients, _ = self.loss_and_gradients(
+            x_adv, y, sample_weight
+        )
 
         gradients = []
         for clean, adversarial in zip(clean_gradients, adversarial_gradients):

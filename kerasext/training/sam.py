@@ -1,11 +1,11 @@
 """`SAM`: sharpness-aware minimization (and ASAM) as a model wrapper."""
 
 import keras
-import tensorflow as tf
 from keras import ops
 
 from kerasext.api_export import kerasext_export
-from kerasext.training.train_step import TrainStep, all_reduce_sum, update_mean_tracker
+from kerasext.training import _backend
+from kerasext.training.train_step import TrainStep, update_mean_tracker
 
 # Added to the gradient norm, as in Foret et al.'s reference implementation.
 _NORM_EPSILON = 1e-12
@@ -24,9 +24,11 @@ class SAM(TrainStep):
     weight rescaling (ASAM is usually run with a larger `rho`, e.g. 0.5-2.0).
 
     Each step costs two forward-backward passes. The gradient at `w + e` is
-    taken without touching the model's variables (a `keras.StatelessScope`),
-    so nothing has to be restored and the second pass leaves non-trainable
-    state (batch-norm statistics, random seeds) untouched. Under
+    taken without touching the model's variables (a `keras.StatelessScope`,
+    through `loss_and_gradients`), so nothing has to be restored and the
+    second pass leaves non-trainable state (batch-norm statistics, random
+    seeds) untouched. The algorithm is written once in `keras.ops` and runs
+    on TensorFlow, JAX and torch. Under
     `tf.distribute`, `||g||` is the norm of the *global* gradient (all-reduced
     across replicas), so N replicas take the same step as one device with the
     same global batch. Loss scaling, gradient clipping, gradient accumulation
@@ -119,7 +121,7 @@ class SAM(TrainStep):
             gradient is `None`). After a loss-scale overflow the result is not
             finite, and the `LossScaleOptimizer` skips the step.
         """
-        variables = self.trainable_weights
+        variables = self.trainable_variables
         pairs = [(g, v) for g, v in zip(gradients, variables) if g is not None]
         if not pairs:
             return [ops.zeros(v.shape, v.dtype) for v in variables]
@@ -143,27 +145,18 @@ class SAM(TrainStep):
         return perturbations
 
     def compute_gradients(self, x, y, sample_weight):
-        variables = self.trainable_weights
-        with tf.GradientTape() as tape:
-            loss, y_pred = self.loss_and_predictions(x, y, sample_weight)
-            scaled_loss = self.scale_loss(loss)
-        gradients = tape.gradient(scaled_loss, variables)
+        variables = self.trainable_variables
+        loss, y_pred, gradients, _ = self.loss_and_gradients(x, y, sample_weight)
 
-        # The ascent direction comes from the global gradient: each replica
-        # holds the gradient of its share (1 / replicas) of the global mean loss.
-        present = [g for g in gradients if g is not None]
-        reduced = iter(all_reduce_sum(present))
-        global_gradients = [None if g is None else next(reduced) for g in gradients]
-        perturbations = self.perturbation(global_gradients)
-
+        # The ascent direction comes from the global gradient: under
+        # tf.distribute each replica holds the gradient of its share
+        # (1 / replicas) of the global mean loss.
+        perturbations = self.perturbation(_backend.all_reduce_sum(gradients))
         perturbed = [ops.convert_to_tensor(v) + e for v, e in zip(variables, perturbations)]
-        with tf.GradientTape() as tape:
-            tape.watch(perturbed)
-            with keras.StatelessScope(state_mapping=list(zip(variables, perturbed)),
-                                      collect_losses=True):
-                perturbed_loss, _ = self.loss_and_predictions(x, y, sample_weight)
-            scaled_perturbed_loss = self.scale_loss(perturbed_loss)
-        sharp_gradients = tape.gradient(scaled_perturbed_loss, perturbed)
+        # The second pass leaves the non-trainable state as the first left it.
+        perturbed_loss, _, sharp_gradients, _ = self.loss_and_gradients(
+            x, y, sample_weight, weights=perturbed, keep_state=False
+        )
 
         update_mean_tracker(self.perturbed_loss_tracker, perturbed_loss, x)
         update_mean_tracker(self.sharpness_tracker, perturbed_loss - loss, x)

@@ -1,4 +1,4 @@
-"""SAM / ASAM: one step equals the update computed by hand in NumPy."""
+"""SAM / ASAM: one step equals the update computed by hand in NumPy, on every backend."""
 
 import re
 
@@ -9,7 +9,9 @@ import pytest
 import kerasext as kx
 from kerasext._compat import set_random_seed
 from tests import conformance
-from tests.training.test_train_step import regression_data, small_model
+from tests.training.test_train_step import HARNESS_JIT, regression_data, small_model
+
+pytestmark = pytest.mark.cross_backend
 
 RHO = 0.3
 LEARNING_RATE = 0.1
@@ -95,9 +97,11 @@ def test_composes_with_gradient_accumulation_and_clipping():
 
 def test_sam_conformance():
     x, y = regression_data(n=8)
-    conformance.run_training_step_test(kx.training.SAM, {"rho": 0.1}, small_model, x, y)
+    conformance.run_training_step_test(kx.training.SAM, {"rho": 0.1}, small_model, x, y,
+                                       run_jit=HARNESS_JIT)
 
 
+@pytest.mark.tensorflow_only("tf.distribute is TensorFlow-only")
 def test_asam_under_mirrored_strategy_over_several_steps_with_sample_weights():
     """Two replicas equal one device with the same global batch, step after step."""
     x, y = regression_data(n=32)
