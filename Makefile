@@ -56,4 +56,27 @@ bench: $(VENV)/.dev-installed
 	$(PY) -m benchmarks.run_all
 
 clean:
-	rm -rf $(VENV) out build *.egg-info .pytest_cache
+	rm -rf $(VENV) out build site *.egg-info .pytest_cache
+
+# The documentation site (mkdocs.yml): `make docs` builds it into site/, `make docs-serve` serves
+# it at http://127.0.0.1:8000, `make docs-test` builds it with the tutorials in quick mode, then
+# checks it (tests/docs_site/: a rendered reference entry for every public symbol, the executed
+# tutorials and their figures, and the pages in headless Chromium, from Debian's `chromium` and
+# `chromium-driver`). KERASEXT_DOCS_QUICK=1 makes `docs` and `docs-serve` train the tutorials
+# briefly too.
+DOCS_ENV := TF_CPP_MIN_LOG_LEVEL=2 NO_MKDOCS_2_WARNING=1
+.PHONY: docs docs-serve docs-test
+
+$(VENV)/.docs-installed: pyproject.toml | $(PY)
+	$(PIP) -e ".[docs]"
+	touch $@
+
+docs: $(VENV)/.docs-installed
+	$(DOCS_ENV) $(VENV)/bin/mkdocs build --strict
+
+docs-serve: $(VENV)/.docs-installed
+	$(DOCS_ENV) $(VENV)/bin/mkdocs serve
+
+docs-test: $(VENV)/.docs-installed
+	$(DOCS_ENV) KERASEXT_DOCS_QUICK=$${KERASEXT_DOCS_QUICK:-1} $(VENV)/bin/mkdocs build --strict
+	$(DOCS_ENV) KERASEXT_DOCS_TEST=1 $(PY) -m pytest -p no:cacheprovider tests/docs_site
