@@ -1,6 +1,6 @@
 """kerasext.metrics: classification metrics equal to scikit-learn's, streamed and distributed.
 
-One core (`confusion.ConfusionCounts`) accumulates exact float64 per-class
+One core (`confusion.ConfusionCounts`) accumulates exact per-class
 confusion counts from any label format; every metric here is a view of it.
 """
 

@@ -9,7 +9,10 @@ import collections
 import math
 
 import keras
+import numpy as np
 from keras import ops
+
+from kerasext.metrics import _doublefloat
 
 try:  # keras >= 3.6 keeps masks here for every backend
     from keras.src.backend.common.masking import get_keras_mask
@@ -21,11 +24,10 @@ except ImportError:  # pragma: no cover - older layouts
 
 #: One batch, flattened over every leading (position) axis.
 #: binary / multiclass: `true` and `pred` are int32 class ids (N,);
-#: multilabel: bool indicators (N, C). `weight` is float64 (N,) or None (all 1),
-#: `valid` is bool (N,) or None (all valid).
+#: multilabel: bool indicators (N, C). `weight` is None (all 1) or a list of float32 (N,)
+#: parts whose sum is each position's weight (one part, or two for float64 and integer
+#: weights, which float32 alone would round); `valid` is bool (N,) or None (all valid).
 Batch = collections.namedtuple("Batch", ["true", "pred", "weight", "valid"])
-
-COUNT_DTYPE = "float64"
 
 
 def static_shape(x):
@@ -78,6 +80,28 @@ def _per_position(value, reference, lead, what, pred_shape):
     return ops.reshape(ops.broadcast_to(value, ops.shape(reference)), (-1,))
 
 
+def weight_parts(sample_weight):
+    """The weight as float32 parts whose sum is its value (before broadcasting).
+
+    A NumPy or Python weight is split on the host, and only when float32
+    would round it (so a float64 2**24 + 1 stays exact even where the backend
+    has no float64); a float64 or integer tensor is split on device.
+    """
+    if isinstance(sample_weight, (np.ndarray, np.generic, int, float, list, tuple)):
+        weight = np.asarray(sample_weight)
+        if weight.dtype.kind in "iub" or weight.dtype.kind == "f" and weight.dtype.itemsize > 4:
+            weight = weight.astype("float64")
+            hi = weight.astype("float32")
+            lo = (weight - hi).astype("float32")
+            return [hi, lo] if lo.any() else [hi]
+        return [weight.astype("float32")]
+    sample_weight = ops.convert_to_tensor(sample_weight)
+    dtype = keras.backend.standardize_dtype(sample_weight.dtype)
+    if dtype == "float64" or "int" in dtype:
+        return _doublefloat.split(sample_weight)
+    return [ops.cast(sample_weight, "float32")]
+
+
 def _argmax(scores):
     """Class ids (int32) of the largest score on the last axis.
 
@@ -107,10 +131,14 @@ def _threshold_in_score_space(threshold, from_logits):
     return math.log(threshold / (1.0 - threshold))
 
 
-def standardize(y_true, y_pred, sample_weight, *, task, num_classes, threshold, from_logits,
+def standardize(y_true, y_pred, weight, mask, *, task, num_classes, threshold, from_logits,
                 ignore_class):
-    """Returns a `Batch` for `update_state`; raises ValueError on shapes that fit no format."""
-    mask = get_keras_mask(y_pred)
+    """Returns a `Batch` for `update_state`; raises ValueError on shapes that fit no format.
+
+    `weight` is None or `weight_parts(sample_weight)`; `mask` is None or
+    `get_keras_mask(y_pred)` (read by the caller, before any compiled call
+    that would drop it).
+    """
     y_true = ops.convert_to_tensor(y_true)
     y_pred = ops.convert_to_tensor(y_pred)
     true_shape, pred_shape = static_shape(y_true), static_shape(y_pred)
@@ -161,14 +189,11 @@ def standardize(y_true, y_pred, sample_weight, *, task, num_classes, threshold, 
             if ignore_class is not None:
                 valid = _and(valid, ops.not_equal(true, ignore_class))
 
-    if reference is None and (sample_weight is not None or mask is not None):
+    if reference is None and (weight is not None or mask is not None):
         reference = y_pred[..., 0]
-    if sample_weight is None:
-        weight = None
-    else:
-        weight = ops.cast(
-            _per_position(sample_weight, reference, lead, "sample_weight", pred_shape),
-            COUNT_DTYPE)
+    if weight is not None:
+        weight = [_per_position(part, reference, lead, "sample_weight", pred_shape)
+                  for part in weight]
     if mask is not None:
         mask = _per_position(mask, reference, lead, "The mask of y_pred", pred_shape)
         valid = _and(valid, ops.cast(mask, "bool"))

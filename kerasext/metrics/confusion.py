@@ -1,26 +1,30 @@
 """The confusion-count core that every kerasext classification metric is a view of.
 
 `ConfusionCounts` turns labels and predictions of any supported format into
-per-class confusion counts and keeps them in float64 variables. Float64 counts
-stay exact up to 2**53 (a float32 accumulator stops counting at 2**24), and a
-weighted count is the same float64 sum scikit-learn computes. The metric
-classes (`Precision`, `Recall`, `FBetaScore`, `F1Score`, `ConfusionMatrix`,
-`ClassificationReport`) only differ in what `result()` reads from the counts.
+per-class confusion counts and keeps each count as a float32 pair (hi, lo)
+summed without error (`_doublefloat`): integer counts stay exact past 2**44
+and a weighted count is within 2**-46 of scikit-learn's float64 sum, on every
+backend, without float64 (a float32 accumulator stops counting at 2**24).
+The metric classes (`Precision`, `Recall`, `FBetaScore`, `F1Score`,
+`ConfusionMatrix`, `ClassificationReport`) only differ in what `result()`
+reads from the counts.
 """
 
+import collections
 import math
 
 import keras
+import numpy as np
 from keras import ops
 
-from kerasext.metrics import _inputs
+from kerasext.metrics import _doublefloat, _eager, _inputs, _samples
 
 TASKS = ("binary", "multiclass", "multilabel")
 AVERAGES = ("micro", "macro", "weighted", "samples", None)
 ZERO_DIVISIONS = (0.0, 1.0, "nan")
 
-#: The dtype of every count: exact for integer weights up to 2**53.
-COUNT_DTYPE = "float64"
+#: The dtype of every state variable: each count is a (hi, lo) pair of them.
+STATE_DTYPE = "float32"
 
 # Rows of the per-sample state (multilabel `samples` average).
 PRECISION, RECALL, FSCORE = 0, 1, 2
@@ -62,25 +66,73 @@ def check_average(average, task):
     return average
 
 
+class _Host:
+    """NumPy under `keras.ops`' names, so that the views run exactly in float64 on the host."""
+
+    def __getattr__(self, name):
+        return getattr(np, name)
+
+    @staticmethod
+    def cast(x, dtype):
+        return np.asarray(x).astype(dtype)
+
+    @staticmethod
+    def convert_to_tensor(x):
+        return np.asarray(x)
+
+
+#: Pass as `xp` to compute a view on the host from the exact counts (eager only).
+HOST = _Host()
+
+#: What the views read: per reported class, and the totals over them (micro average, support).
+#: `selected` holds the selected (tp, predicted, actual) as pairs on device, as float64 on the
+#: host; `totals()` sums them (exactly, then rounded once) only when a view needs them.
+Counts = collections.namedtuple("Counts", ["tp", "predicted", "actual", "included", "selected"])
+
+
+def _weighted_sums(cells, num_cells, weights):
+    """Exact per-cell sums (pairs) of the weights (float32 parts, or None for 1) over cells."""
+    cells = ops.reshape(cells, (-1,))
+    if weights is None:
+        return _doublefloat.segment_sums(cells, num_cells)
+    weights = [ops.reshape(part, (-1,)) for part in weights]
+    if len(weights) > 1:
+        cells = ops.concatenate([cells] * len(weights))
+    return _doublefloat.segment_sums(cells, num_cells, ops.concatenate(weights))
+
+
 class ConfusionCounts(keras.metrics.Metric):
     """Base of kerasext's classification metrics: weighted per-class confusion counts.
 
     Not public: the public metrics subclass it and only implement `result()`.
 
-    State (float64, summed over every batch and replica):
-    - binary / multiclass: `confusion`, the (C, C) matrix of weighted counts
-      (rows: true class, columns: predicted class; binary is C = 2), and
-      `seen`, the unweighted number of times each class occurred in y_true or
-      y_pred in batches that came with a sample_weight (scikit-learn averages
-      over the classes present when `labels` is None, whatever their weight;
-      without weights the counts themselves say which classes occurred, so an
-      unweighted batch skips this update);
-    - multilabel: `confusion`, the (C, 2, 2) matrix [[tn, fp], [fn, tp]] per
-      label, as `sklearn.metrics.multilabel_confusion_matrix`;
+    Every count is kept as the unevaluated sum hi + lo of two float32
+    numbers, stored along the first axis of its variable (`[0]` the high
+    parts, `[0] + [1]` the count); batches are added with error-free
+    transformations, so the counts are exact on every backend without
+    float64 (see `kerasext.metrics._doublefloat`). `exact_counts()` reads
+    them on the host as NumPy float64 (or int64).
+
+    State (summed over every batch and replica):
+    - binary / multiclass: `confusion`, (2, C, C): the matrix of weighted
+      counts (rows: true class, columns: predicted class; binary is C = 2),
+      and `seen`, (C,) float32: how many times each class occurred in y_true
+      or y_pred in batches that came with a sample_weight (scikit-learn
+      averages over the classes present when `labels` is None, whatever their
+      weight; only `seen > 0` is read, so float32 suffices; without weights
+      the counts themselves say which classes occurred, so an unweighted
+      batch skips this update);
+    - multilabel: `confusion`, (2, C, 2, 2): [[tn, fp], [fn, tp]] per label,
+      as `sklearn.metrics.multilabel_confusion_matrix`;
     - with `per_sample=True` (multilabel `samples` average), `sample_scores`,
-      (3, 4): for precision, recall and F-beta the sums over samples of
+      (2, 3, 4): for precision, recall and F-beta the sums over samples of
       weight * score, weight, score and 1, over the samples where the score is
-      defined, which is what scikit-learn's NaN-skipping weighted mean needs.
+      defined, which is what scikit-learn's NaN-skipping weighted mean needs
+      (the per-sample scores are float32; their sums are exact).
+
+    The views (`result()`) compute in float64 where the device has float64
+    (exactly as scikit-learn), else (JAX without `jax_enable_x64`, TPUs) in
+    float32 from correctly rounded counts, then cast to the metric's dtype.
     """
 
     def __init__(
@@ -154,13 +206,13 @@ class ConfusionCounts(keras.metrics.Metric):
         self._per_sample = per_sample
         shape = (self._num_classes, 2, 2) if resolved == "multilabel" else (self._num_classes,) * 2
         self.confusion = self.add_variable(
-            shape=shape, initializer="zeros", dtype=COUNT_DTYPE, name="confusion")
+            shape=(2, *shape), initializer="zeros", dtype=STATE_DTYPE, name="confusion")
         if resolved != "multilabel":
             self.seen = self.add_variable(
-                shape=(self._num_classes,), initializer="zeros", dtype=COUNT_DTYPE, name="seen")
+                shape=(self._num_classes,), initializer="zeros", dtype=STATE_DTYPE, name="seen")
         if per_sample:
             self.sample_scores = self.add_variable(
-                shape=(3, 4), initializer="zeros", dtype=COUNT_DTYPE, name="sample_scores")
+                shape=(2, 3, 4), initializer="zeros", dtype=STATE_DTYPE, name="sample_scores")
 
     # ------------------------------------------------------------------ update
 
@@ -175,179 +227,255 @@ class ConfusionCounts(keras.metrics.Metric):
             sample_weight: optional weights broadcastable to the leading
                 (position) shape of `y_pred`.
         """
+        # Both are read here, before a compiled call could round a float64 weight or drop a mask.
+        mask = _inputs.get_keras_mask(y_pred)
+        weight = None if sample_weight is None else _inputs.weight_parts(sample_weight)
+        if _eager.jax_eager((y_true, y_pred, weight, mask)):
+            update = _eager.compiled_update(self)
+            values = update([v.value for v in self.variables], y_true, y_pred, weight, mask)
+            for variable, value in zip(self.variables, values):
+                variable.assign(value)
+            return
+        self._update(y_true, y_pred, weight, mask)
+
+    def _update(self, y_true, y_pred, weight, mask):
+        """`update_state` with the weight as float32 parts (or None) and the mask read."""
         batch = _inputs.standardize(
-            y_true, y_pred, sample_weight,
+            y_true, y_pred, weight, mask,
             task=self._task, num_classes=self._num_classes, threshold=self.threshold,
             from_logits=self.from_logits, ignore_class=self.ignore_class,
         )
         num_classes = self._num_classes
-        valid = None if batch.valid is None else ops.cast(batch.valid, COUNT_DTYPE)
-        if batch.weight is not None:
-            weight = batch.weight
-        elif self._task == "multilabel":
-            weight = ops.ones(ops.shape(batch.pred)[:1], dtype=COUNT_DTYPE)
-        else:
-            weight = ops.ones_like(batch.pred, dtype=COUNT_DTYPE)
-        count = weight if valid is None else weight * valid
         if self._task == "multilabel":
-            t = ops.cast(batch.true, COUNT_DTYPE)
-            p = ops.cast(batch.pred, COUNT_DTYPE)
-            w = ops.expand_dims(count, -1)
-            true_positive = ops.sum(w * t * p, axis=0)
-            actual = ops.sum(w * t, axis=0)
-            predicted = ops.sum(w * p, axis=0)
-            # The same subtractions as sklearn's multilabel_confusion_matrix (exact on integers).
-            fp = predicted - true_positive
-            fn = actual - true_positive
-            tn = ops.sum(count) - true_positive - fp - fn
-            self.confusion.assign_add(ops.stack(
-                [ops.stack([tn, fp], -1), ops.stack([fn, true_positive], -1)], -2))
+            true = ops.cast(batch.true, "int32")
+            pred = ops.cast(batch.pred, "int32")
+            # Cell (label, true, pred) of the (C, 2, 2) stack, one per position and label.
+            cells = 4 * ops.arange(num_classes, dtype="int32") + 2 * true + pred
+            if batch.valid is not None:
+                cells = ops.where(ops.expand_dims(batch.valid, -1), cells, 4 * num_classes)
+            weights = None
+            if batch.weight is not None:
+                weights = [ops.broadcast_to(ops.expand_dims(part, -1), ops.shape(cells))
+                           for part in batch.weight]
+            self._accumulate(self.confusion, _weighted_sums(cells, 4 * num_classes, weights))
             if self._per_sample:
-                self.sample_scores.assign_add(self._sample_scores(t, p, weight, valid))
+                self._accumulate(self.sample_scores, self._sample_scores(batch))
             return
-        true_ids, pred_ids = batch.true, batch.pred
-        if valid is not None:
-            # Skipped positions carry no weight; their ids are clamped to keep scatter in bounds.
-            true_ids = ops.where(batch.valid, true_ids, ops.zeros_like(true_ids))
-        self.confusion.assign_add(ops.scatter(
-            ops.stack([true_ids, pred_ids], axis=1), count, (num_classes, num_classes)))
+        cells = batch.true * num_classes + batch.pred
+        if batch.valid is not None:
+            # Skipped positions (ids out of range, ignore_class, mask) go to a cell that is dropped.
+            cells = ops.where(batch.valid, cells, num_classes * num_classes)
+        self._accumulate(self.confusion,
+                         _weighted_sums(cells, num_classes * num_classes, batch.weight))
         if batch.weight is None:
             return
-        occurrences = ops.ones_like(weight) if valid is None else valid
-        self.seen.assign_add(ops.scatter(
-            ops.expand_dims(ops.concatenate([true_ids, pred_ids]), 1),
-            ops.concatenate([occurrences, occurrences]), (num_classes,)))
+        ids = ops.concatenate([batch.true, batch.pred])
+        if batch.valid is not None:
+            ids = ops.where(ops.concatenate([batch.valid, batch.valid]), ids, num_classes)
+        self.seen.assign_add(_doublefloat.segment_sums(ids, num_classes)[0])
 
-    def _sample_scores(self, t, p, weight, valid):
-        """(3, 4) sums for the `samples` average of this batch (see the class docstring)."""
-        if self._label_ids is not None:
-            t = ops.take(t, self._label_ids, axis=1)
-            p = ops.take(p, self._label_ids, axis=1)
-        # scikit-learn weights each sample's counts, so a zero weight makes a 0/0 score.
-        tp = weight * ops.sum(t * p, axis=1)
-        predicted = weight * ops.sum(p, axis=1)
-        actual = weight * ops.sum(t, axis=1)
-        beta2 = self._beta**2
-        rows = []
-        for numerator, denominator in (
-            (tp, predicted),
-            (tp, actual),
-            ((1.0 + beta2) * tp, beta2 * actual + predicted),
-        ):
-            score = self._divide(numerator, denominator)
-            defined = ops.ones_like(weight) if valid is None else valid
-            if self.zero_division == "nan":
-                defined = defined * ops.cast(ops.not_equal(denominator, 0.0), COUNT_DTYPE)
-                score = ops.where(ops.isnan(score), ops.zeros_like(score), score)
-            rows.append(ops.stack([
-                ops.sum(defined * weight * score), ops.sum(defined * weight),
-                ops.sum(defined * score), ops.sum(defined),
-            ]))
-        return ops.stack(rows)
+    def _accumulate(self, variable, batch_pair):
+        """variable += batch_pair, exactly: both are pairs, the variable stacked on axis 0."""
+        state = ops.convert_to_tensor(variable)
+        shape = tuple(variable.shape[1:])
+        batch_pair = tuple(ops.reshape(part, shape) for part in batch_pair)
+        variable.assign(_doublefloat.stack(_doublefloat.add((state[0], state[1]), batch_pair)))
+
+    def _sample_scores(self, batch):
+        """(3, 4) pair of sums for the `samples` average of this batch (see the class docstring)."""
+        return _samples.score_sums(batch, self._label_ids, self._beta,
+                                   self._zero_division_value(), self.zero_division == "nan")
+
+    # ------------------------------------------------------------------ exact counts
+
+    def exact_counts(self, dtype="float64"):
+        """The counts seen so far, exact, as a NumPy array on the host (eager only).
+
+        Binary / multiclass: the (C, C) matrix over every class id (rows:
+        true class, columns: predicted class); multilabel: the (C, 2, 2)
+        stack of [[tn, fp], [fn, tp]] per label. It is `ConfusionMatrix`'s
+        result before `labels` and `normalize`, read exactly on every backend
+        (where float64 tensors are float32, as on JAX without
+        `jax_enable_x64`, the result tensor rounds counts above 2**24; this
+        does not).
+
+        Args:
+            dtype: `"float64"` (every count, exactly) or `"int64"` (whole
+                counts only, e.g. unweighted ones). Defaults to `"float64"`.
+
+        Returns:
+            A NumPy array.
+        """
+        if dtype not in ("float64", "int64"):
+            raise invalid_argument("dtype", "one of {'float64', 'int64'}", dtype)
+        counts = self._exact(self.confusion)
+        if dtype == "int64":
+            if not np.all(np.isfinite(counts) & (counts == np.round(counts))):
+                raise ValueError(
+                    "Invalid `dtype` argument value. Expected 'float64' for counts that are "
+                    "not whole numbers (weighted counts). Received: dtype='int64'")
+            counts = counts.astype("int64")
+        return counts
+
+    @staticmethod
+    def _exact(variable):
+        """A pair variable as NumPy float64: hi + lo has at most 49 significant bits, exact."""
+        hi, lo = _doublefloat.read(variable)
+        return (np.asarray(ops.convert_to_numpy(hi), dtype="float64")
+                + np.asarray(ops.convert_to_numpy(lo), dtype="float64"))
 
     # ------------------------------------------------------------------ views
+
+    @property
+    def _view_dtype(self):
+        """float64 where the device has it (as scikit-learn), else float32 (TPU, JAX)."""
+        return _doublefloat.counts_dtype()
 
     def _zero_division_value(self):
         return math.nan if self.zero_division == "nan" else float(self.zero_division)
 
-    def _divide(self, numerator, denominator):
+    def _divide(self, numerator, denominator, xp=ops):
         """numerator / denominator, with `zero_division` where the denominator is 0."""
-        # x / 0 is inf or nan (no error) in float64, then replaced.
-        return ops.where(ops.equal(denominator, 0.0), self._zero_division_value(),
-                         numerator / denominator)
+        zero = xp.equal(denominator, 0.0)
+        return xp.where(zero, self._zero_division_value(),
+                        numerator / xp.where(zero, 1.0, denominator))
 
-    def class_counts(self):
-        """(tp, predicted, actual): float64 vectors over every class id."""
-        confusion = ops.convert_to_tensor(self.confusion)
+    def count_pairs(self):
+        """(tp, predicted, actual) over every class id, as pairs (hi, lo) of float32 vectors."""
+        hi, lo = _doublefloat.read(self.confusion)
         if self._task == "multilabel":
-            tp = confusion[:, 1, 1]
-            return tp, tp + confusion[:, 0, 1], tp + confusion[:, 1, 0]
-        return ops.diagonal(confusion), ops.sum(confusion, axis=0), ops.sum(confusion, axis=1)
+            def cell(row, column):
+                return hi[:, row, column], lo[:, row, column]
 
-    def counts(self):
-        """(tp, predicted, actual, included) for the reported classes, read once per result.
+            tp = cell(1, 1)
+            return tp, _doublefloat.add(tp, cell(0, 1)), _doublefloat.add(tp, cell(1, 0))
+        return ((ops.diagonal(hi), ops.diagonal(lo)), _doublefloat.sum_pairs((hi, lo), axis=0),
+                _doublefloat.sum_pairs((hi, lo), axis=1))
+
+    def class_counts(self, xp=ops):
+        """(tp, predicted, actual) vectors over every class id.
+
+        In the view dtype (see the class docstring), or exact float64 NumPy
+        arrays with `xp=HOST`.
+        """
+        if xp is HOST or self._view_dtype == "float64":
+            if xp is HOST:
+                confusion = self._exact(self.confusion)
+            else:  # every count is exact in float64
+                confusion = _doublefloat.to_dtype(_doublefloat.read(self.confusion), "float64")
+            if self._task == "multilabel":
+                tp = confusion[:, 1, 1]
+                return tp, tp + confusion[:, 0, 1], tp + confusion[:, 1, 0]
+            return (xp.diagonal(confusion), xp.sum(confusion, axis=0),
+                    xp.sum(confusion, axis=1))
+        return tuple(_doublefloat.to_dtype(pair, "float32") for pair in self.count_pairs())
+
+    def counts(self, xp=ops):
+        """A `Counts` for the reported classes, read once per result.
 
         `included` says which of them enter an average: every listed label
         does; with `labels=None`, a binary / multiclass average runs over the
         classes present in y_true or y_pred, as scikit-learn infers its labels
         from the data (a class never seen is left out, not counted as 0).
+        In float32, sums over classes are taken on the pairs, then rounded.
         """
-        tp, predicted, actual = self.class_counts()
+        if xp is HOST or self._view_dtype == "float64":
+            tp, predicted, actual = self.class_counts(xp)
+            values = selected = [self._select(v, xp) for v in (tp, predicted, actual)]
+        else:
+            selected = self.count_pairs()
+            tp, predicted, actual = values = [_doublefloat.to_dtype(pair, "float32")
+                                              for pair in selected]
+            if self._label_ids is not None:
+                selected = [_doublefloat.take(pair, self._label_ids) for pair in selected]
+                values = [_doublefloat.to_dtype(pair, "float32") for pair in selected]
         included = None
         if self._task != "multilabel" and self._label_ids is None:
-            included = self._presence(predicted, actual)
-        if self._task != "binary":
-            tp, predicted, actual = self._select(tp), self._select(predicted), self._select(actual)
-        return tp, predicted, actual, included
+            included = self._presence(predicted, actual, xp)
+        return Counts(*values, included, selected)
 
-    def _presence(self, predicted, actual):
+    def totals(self, counts, xp=ops):
+        """(tp, predicted, actual) summed over the reported classes: the micro average's."""
+        if xp is HOST or self._view_dtype == "float64":
+            return tuple(xp.sum(v) for v in counts.selected)
+        return tuple(_doublefloat.to_dtype(_doublefloat.sum_pairs(pair, axis=0), "float32")
+                     for pair in counts.selected)
+
+    def _presence(self, predicted, actual, xp=ops):
         """Over every class id (binary / multiclass): whether it occurred in y_true or y_pred."""
-        return ops.logical_or(ops.not_equal(actual + predicted, 0.0),
-                              ops.greater(ops.convert_to_tensor(self.seen), 0.0))
+        seen = (np.asarray(ops.convert_to_numpy(self.seen)) if xp is HOST
+                else ops.convert_to_tensor(self.seen))
+        return xp.logical_or(xp.not_equal(actual + predicted, 0.0), xp.greater(seen, 0.0))
 
-    def _select(self, vector):
-        return vector if self._label_ids is None else ops.take(vector, self._label_ids, axis=0)
+    def _select(self, vector, xp=ops):
+        return vector if self._label_ids is None else xp.take(vector, self._label_ids, axis=0)
 
-    def _scores(self, which, tp, predicted, actual, beta):
+    def _scores(self, which, tp, predicted, actual, beta, xp=ops):
         if which == PRECISION:
-            return self._divide(tp, predicted)
+            return self._divide(tp, predicted, xp)
         if which == RECALL:
-            return self._divide(tp, actual)
+            return self._divide(tp, actual, xp)
         beta2 = beta**2
-        return self._divide((1.0 + beta2) * tp, beta2 * actual + predicted)
+        return self._divide((1.0 + beta2) * tp, beta2 * actual + predicted, xp)
 
-    def _mean(self, values, included, weights=None):
+    def _mean(self, values, included, weights=None, xp=ops):
         """scikit-learn's `_nanaverage` over the included classes (None: all)."""
+        dtype = "float64" if xp is HOST else self._view_dtype
         # Only zero_division="nan" makes NaN scores.
-        used = ops.logical_not(ops.isnan(values)) if self.zero_division == "nan" else None
+        used = xp.logical_not(xp.isnan(values)) if self.zero_division == "nan" else None
         if included is not None:
-            used = included if used is None else ops.logical_and(included, used)
+            used = included if used is None else xp.logical_and(included, used)
         if used is None:
-            used = ops.ones_like(values, dtype="bool")
-        count = ops.sum(ops.cast(used, COUNT_DTYPE))
-        values = ops.where(used, values, 0.0)
-        mean = ops.sum(values) / ops.maximum(count, 1.0)
+            used = xp.ones_like(values, dtype="bool")
+        count = xp.sum(xp.cast(used, dtype))
+        values = xp.where(used, values, 0.0)
+        mean = xp.sum(values) / xp.maximum(count, 1.0)
         if weights is not None:
-            weights = ops.where(used, weights, 0.0)
-            total = ops.sum(weights)
-            weighted = ops.sum(values * weights) / ops.where(total == 0.0, 1.0, total)
+            weights = xp.where(used, weights, 0.0)
+            total = xp.sum(weights)
+            weighted = xp.sum(values * weights) / xp.where(total == 0.0, 1.0, total)
             # All weights zero: scikit-learn falls back to the unweighted mean.
-            mean = ops.where(total == 0.0, mean, weighted)
-        return ops.where(count == 0.0, self._zero_division_value(), mean)
+            mean = xp.where(total == 0.0, mean, weighted)
+        return xp.where(count == 0.0, self._zero_division_value(), mean)
 
-    def _samples_average(self, which):
-        sums = ops.convert_to_tensor(self.sample_scores)[which]
-        weighted = sums[0] / ops.where(sums[1] == 0.0, 1.0, sums[1])
-        unweighted = sums[2] / ops.maximum(sums[3], 1.0)
-        mean = ops.where(sums[1] == 0.0, unweighted, weighted)
-        return ops.where(sums[3] == 0.0, self._zero_division_value(), mean)
+    def _samples_average(self, which, xp=ops):
+        if xp is HOST:
+            sums = self._exact(self.sample_scores)[which]
+        else:
+            pair = _doublefloat.read(self.sample_scores)
+            sums = _doublefloat.to_dtype((pair[0][which], pair[1][which]), self._view_dtype)
+        weighted = sums[0] / xp.where(sums[1] == 0.0, 1.0, sums[1])
+        unweighted = sums[2] / xp.maximum(sums[3], 1.0)
+        mean = xp.where(sums[1] == 0.0, unweighted, weighted)
+        return xp.where(sums[3] == 0.0, self._zero_division_value(), mean)
 
-    def average_scores(self, which, average, scores, counts, beta=1.0):
+    def average_scores(self, which, average, scores, counts, beta=1.0, xp=ops):
         """Averages per-class `scores` (of `which`) as scikit-learn's `average` does."""
-        tp, predicted, actual, included = counts
         if average == "samples":
-            return self._samples_average(which)
+            return self._samples_average(which, xp)
         if average == "micro":
-            return self._scores(which, ops.sum(tp), ops.sum(predicted), ops.sum(actual), beta)
+            return self._scores(which, *self.totals(counts, xp), beta, xp)
         if average is None:
             return scores
-        return self._mean(scores, included, actual if average == "weighted" else None)
+        return self._mean(scores, counts.included,
+                          counts.actual if average == "weighted" else None, xp)
 
-    def compute_score(self, which, average, beta=1.0):
-        """Precision, recall or F-beta (`which`) under `average`, in float64.
+    def compute_score(self, which, average, beta=1.0, xp=ops):
+        """Precision, recall or F-beta (`which`) under `average`, in the view dtype.
 
-        Binary scores the positive class 1 whatever `average` says.
+        Binary scores the positive class 1 whatever `average` says. With
+        `xp=HOST`, computed in float64 NumPy from the exact counts.
         """
-        counts = self.counts()
-        tp, predicted, actual, _ = counts
+        if self._task != "binary" and average == "samples":
+            return self._samples_average(which, xp)
+        counts = self.counts(xp)
         if self._task == "binary":
-            return self._scores(which, tp[1], predicted[1], actual[1], beta)
-        if average == "samples":
-            return self._samples_average(which)
+            return self._scores(which, counts.tp[1], counts.predicted[1], counts.actual[1],
+                                beta, xp)
         scores = None
         if average != "micro":
-            scores = self._scores(which, tp, predicted, actual, beta)
-        return self.average_scores(which, average, scores, counts, beta)
+            scores = self._scores(which, counts.tp, counts.predicted, counts.actual, beta, xp)
+        return self.average_scores(which, average, scores, counts, beta, xp)
 
     def get_config(self):
         return {

@@ -5,7 +5,7 @@ from keras import ops
 
 from kerasext.api_export import kerasext_export
 from kerasext.metrics import confusion
-from kerasext.metrics.confusion import FSCORE, PRECISION, RECALL, ConfusionCounts
+from kerasext.metrics.confusion import FSCORE, HOST, PRECISION, RECALL, ConfusionCounts
 
 STATS = ("precision", "recall", "f1_score", "support")
 
@@ -48,7 +48,8 @@ class ClassificationReport(ConfusionCounts):
         target_names: a name per reported class (used in keys and in the
             table). Defaults to `None` (class ids).
         name: the prefix of every key. Defaults to `"classification_report"`.
-        dtype: the dtype of the scores (supports are float64).
+        dtype: the dtype of the scores (supports are float64 where the
+            backend has it, else float32; `to_dict()` is exact).
             Defaults to `None` (floatx).
 
     Call arguments:
@@ -99,33 +100,35 @@ class ClassificationReport(ConfusionCounts):
         if resolved == "multilabel":
             self._averages.append("samples")
 
-    def _rows_and_averages(self):
-        """Per reported class (P, R, F1, support) and {average: (P, R, F1)}, float64.
+    def _rows_and_averages(self, xp=ops):
+        """Per reported class (P, R, F1), the `Counts`, their totals, {average: (P, R, F1)}.
 
         The counts are read once; a binary report is a two-class multiclass one
-        (scikit-learn's view of 0/1 labels).
+        (scikit-learn's view of 0/1 labels). With `xp=HOST`, exact float64 NumPy.
         """
-        counts = self.counts()
-        tp, predicted, actual, _ = counts
-        per_class = [self._scores(which, tp, predicted, actual, 1.0)
+        counts = self.counts(xp)
+        per_class = [self._scores(which, counts.tp, counts.predicted, counts.actual, 1.0, xp)
                      for which in (PRECISION, RECALL, FSCORE)]
-        averages = {}
-        for average in ("micro", "macro", "weighted", "samples"):
+        totals = self.totals(counts, xp)
+        averages = {"micro": [self._scores(which, *totals, 1.0, xp)
+                              for which in (PRECISION, RECALL, FSCORE)]}
+        for average in ("macro", "weighted", "samples"):
             if average == "samples" and self._task != "multilabel":
                 continue
             averages[average] = [
-                self.average_scores(which, average, scores, counts)
+                self.average_scores(which, average, scores, counts, xp=xp)
                 for which, scores in zip((PRECISION, RECALL, FSCORE), per_class)]
-        return (*per_class, actual), averages
+        return per_class, counts, totals, averages
 
     def result(self):
-        (precision, recall, f1, support), averages = self._rows_and_averages()
+        # Supports are counts: exact where the view dtype is float64, not cast to `dtype`.
+        (precision, recall, f1), counts, totals, averages = self._rows_and_averages()
+        support, total = counts.actual, totals[2]
         logs = {}
         for index, row in enumerate(self._row_names):
             for stat, values in zip(STATS, (precision, recall, f1)):
                 logs[f"{self.name}_{row}_{stat}"] = ops.cast(values[index], self.dtype)
             logs[f"{self.name}_{row}_support"] = support[index]
-        total = ops.sum(support)
         if self._has_accuracy:
             logs[f"{self.name}_accuracy"] = ops.cast(averages["micro"][0], self.dtype)
         for average in self._averages:
@@ -137,27 +140,25 @@ class ClassificationReport(ConfusionCounts):
     # ------------------------------------------------------------------ scikit-learn's views
 
     def _table(self):
-        """Rows and average rows of scikit-learn's report, as Python floats (eager)."""
-        (precision, recall, f1, support), averages = self._rows_and_averages()
-        precision, recall, f1, support = (np.asarray(ops.convert_to_numpy(v), dtype="float64")
-                                          for v in (precision, recall, f1, support))
+        """Rows and average rows of scikit-learn's report, as Python floats (eager, exact)."""
+        with np.errstate(divide="ignore", invalid="ignore"):
+            (precision, recall, f1), counts, _, averages = self._rows_and_averages(HOST)
+        support = counts.actual
         shown = list(range(len(self._rows)))
         micro_is_accuracy = self._has_accuracy
         if self._task != "multilabel":
-            _, predicted, actual = self.class_counts()
-            present = np.flatnonzero(
-                np.asarray(ops.convert_to_numpy(self._presence(predicted, actual)))).tolist()
+            _, predicted, actual = self.class_counts(HOST)
+            present = np.flatnonzero(self._presence(predicted, actual, HOST)).tolist()
             if self.labels is None:
                 shown = present  # scikit-learn lists the classes it finds in the data
             else:
                 micro_is_accuracy = set(self._rows) >= set(present)
         rows = [(self._row_names[i], precision[i], recall[i], f1[i], support[i]) for i in shown]
         total = float(np.sum(support))
-        table_averages = []
-        for average, values in averages.items():
-            heading = "accuracy" if average == "micro" and micro_is_accuracy else f"{average} avg"
-            table_averages.append(
-                (heading, *(float(ops.convert_to_numpy(v)) for v in values), total))
+        table_averages = [
+            ("accuracy" if average == "micro" and micro_is_accuracy else f"{average} avg",
+             *(float(v) for v in values), total)
+            for average, values in averages.items()]
         return rows, table_averages
 
     def to_dict(self):

@@ -34,7 +34,8 @@ _SHARED_ARGS = """
             (such classes or samples are left out of the averages, as
             scikit-learn >= 1.3). Defaults to `0.0`.
         name: the metric's name.
-        dtype: the dtype of the result (the counts are always float64).
+        dtype: the dtype of the result (the counts are exact whatever it
+            is; see `exact_counts()`).
             Defaults to `None` (floatx).
 
     Call arguments:

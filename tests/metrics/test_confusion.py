@@ -1,16 +1,20 @@
 """The confusion-count core: arguments, label formats, shapes, masks, exactness."""
 
+import math
 from fractions import Fraction
 
 import keras
 import numpy as np
 import pytest
-import tensorflow as tf
+from keras import ops
 from sklearn.metrics import confusion_matrix, f1_score, precision_recall_fscore_support
 
 import kerasext as kx
+from tests import conformance
 
 M = kx.metrics
+
+pytestmark = pytest.mark.cross_backend
 
 
 # --------------------------------------------------------------------------- arguments
@@ -92,7 +96,10 @@ def test_shapes_that_fit_no_format_raise_naming_both():
             assert shape in str(error.value), (shape, str(error.value))
 
 
+@pytest.mark.tensorflow_only("a None batch axis is a TensorFlow graph's")
 def test_shape_error_is_raised_at_trace_time_with_unknown_batch():
+    import tensorflow as tf
+
     metric = M.F1Score(task="multilabel", num_classes=3)
 
     @tf.function(input_signature=[tf.TensorSpec((None, 1)), tf.TensorSpec((None, 3))])
@@ -167,9 +174,9 @@ def test_low_precision_predictions_are_compared_in_float32(rng):
     scores = rng.random((20, 3))
     for dtype in ("float16", "bfloat16"):
         metric = M.Recall(task="multilabel", num_classes=3, average="macro")
-        metric.update_state(y, tf.cast(scores, dtype))
+        metric.update_state(y, ops.cast(scores, dtype))
         expected = precision_recall_fscore_support(
-            y, np.asarray(tf.cast(tf.cast(scores, dtype), "float32")) > 0.5,
+            y, ops.convert_to_numpy(ops.cast(ops.cast(scores, dtype), "float32")) > 0.5,
             average="macro", zero_division=0.0)[1]
         np.testing.assert_allclose(float(metric.result()), expected, rtol=1e-6)
 
@@ -177,35 +184,165 @@ def test_low_precision_predictions_are_compared_in_float32(rng):
 # --------------------------------------------------------------------------- exactness
 
 
-def test_float32_would_lose_the_count_that_float64_keeps():
-    assert np.float32(2**24) + np.float32(1) == np.float32(2**24)  # why float32 is not enough
+BACKEND = keras.backend.backend()
+#: Whether a float64 tensor is float64 here (not on JAX without jax_enable_x64).
+HAS_FLOAT64 = keras.backend.standardize_dtype(
+    ops.convert_to_tensor(np.zeros(1, "float64")).dtype) == "float64"
+COMPILED = [False, pytest.param(True, id="compiled")]
 
 
-def test_weighted_counts_stay_exact_past_2_to_the_24():
+def _update(metric, batches, compiled):
+    """Feeds the batches eagerly, or each through the backend's compiler (the harness' own)."""
+    if compiled and BACKEND == "torch":
+        pytest.skip("torch.compile costs ~30 s per graph on CPU (the harness skips it too)")
+    for y_true, y_pred, weight in batches:
+        if compiled:
+            conformance._jit_update(metric, y_true, y_pred, weight)
+        else:
+            metric.update_state(y_true, y_pred, sample_weight=weight)
+
+
+def _fsum_matrix(y_true, predicted, weights, num_classes):
+    return np.array([[math.fsum(weights[(y_true == t) & (predicted == p)].astype("float64"))
+                      for p in range(num_classes)] for t in range(num_classes)])
+
+
+def test_float32_alone_would_lose_these_counts():
+    # Why the counts are pairs: the sums the tests below demand are not float32 sums.
+    assert np.float32(2**24) + np.float32(1) == np.float32(2**24)
+    assert np.float32(2**40) + np.float32(1) == np.float32(2**40)
+
+
+@pytest.mark.parametrize("compiled", COMPILED)
+def test_counts_past_2_to_the_24_are_exact(compiled):
     metric = M.ConfusionMatrix(num_classes=2)
-    precision = M.Precision(num_classes=2, average="micro", dtype="float64")
+    precision = M.Precision(num_classes=2, average="micro")
+    eye = np.eye(2, dtype="float32")
     batches = [
-        (np.array([0]), np.eye(2)[[0]], np.array([2.0**24])),
-        (np.array([0]), np.eye(2)[[0]], np.array([1.0])),
-        (np.array([1]), np.eye(2)[[0]], np.array([1.0])),
+        (np.array([0, 0]), eye[[0, 0]], np.array([2.0**24 + 1, 1.0])),  # float64: not float32
+        (np.array([0]), eye[[0]], np.array([1])),  # integer weights
+        (np.array([0, 1]), eye[[0, 0]], None),  # unit counts
+        (np.array([1]), eye[[0]], np.array([1.0], "float32")),
     ]
-    for y, scores, weight in batches:
-        metric.update_state(y, scores, sample_weight=weight)
-        precision.update_state(y, scores, sample_weight=weight)
+    _update(metric, batches, compiled)
+    _update(precision, batches, compiled)
+    expected = [[2**24 + 4, 0], [2, 0]]
+    assert metric.exact_counts("int64").tolist() == expected
+    assert metric.exact_counts().dtype == np.float64
     result = np.asarray(metric.result())
-    assert result.dtype == np.float64
-    assert result[0, 0] == 2**24 + 1
-    assert result[1, 0] == 1
-    assert float(precision.result()) == float(Fraction(2**24 + 1, 2**24 + 2))
+    if HAS_FLOAT64:  # the result tensor itself is exact where float64 is real
+        assert result.dtype == np.float64 and result.tolist() == expected
+    else:
+        assert result.tolist() == np.float32(expected).tolist()
+    exact = Fraction(2**24 + 4, 2**24 + 6)
+    # Scores are computed from the pairs: in float64 where there is one, else in float32 from
+    # correctly rounded counts (one more rounding).
+    np.testing.assert_allclose(float(precision.result()), float(exact),
+                               rtol=2**-24 if HAS_FLOAT64 else 2**-22)
 
 
-def test_unweighted_counts_stay_exact_past_2_to_the_24():
-    metric = M.F1Score(num_classes=2, average=None, dtype="float64")
-    metric.confusion.assign(np.array([[2.0**24, 0.0], [0.0, 0.0]]))  # 2**24 samples counted
-    metric.seen.assign(np.array([2.0**25, 0.0]))
-    metric.update_state(np.array([0, 1]), np.eye(2)[[0, 0]])
-    tp, fp, fn = 2**24 + 1, 0, 1
-    counts = np.asarray(metric.confusion)
-    assert counts[0, 0] == 2**24 + 1
-    expected = float(Fraction(2 * tp, 2 * tp + fp + fn))
-    assert float(np.asarray(metric.result())[0]) == expected
+@pytest.mark.parametrize("compiled", COMPILED)
+def test_integer_counts_are_exact_past_2_to_the_40(compiled):
+    eye = np.eye(3, dtype="float32")
+    # 2**40 + 1 samples of class 1 and 2**44 + 3 of class 2, in a few big-weight batches;
+    # unit batches on top.
+    batches = [
+        (np.array([1, 2]), eye[[1, 2]], np.array([2.0**39, 2.0**44])),
+        (np.array([1, 2, 0]), eye[[1, 2, 2]], np.array([2.0**39, 1.0, 5.0])),
+        (np.array([1, 2, 2]), eye[[1, 2, 0]], None),
+        (np.array([1, 2, 2]), eye[[1, 2, 0]], None),
+    ]
+    metric = M.ConfusionMatrix(num_classes=3)
+    recall = M.Recall(num_classes=3, average=None, dtype="float32")
+    _update(metric, batches, compiled)
+    _update(recall, batches, compiled)
+    expected = [[0, 0, 5], [0, 2**40 + 2, 0], [2, 0, 2**44 + 3]]
+    assert metric.exact_counts("int64").tolist() == expected
+    np.testing.assert_allclose(
+        np.asarray(recall.result(), "float64"),
+        [0.0, 1.0, float(Fraction(2**44 + 3, 2**44 + 5))], rtol=2**-23)
+
+    multilabel = M.ConfusionMatrix(task="multilabel", num_classes=2)
+    _update(multilabel, [(np.array([[1, 0], [1, 1]]), np.array([[0.9, 0.1], [0.2, 0.8]]),
+                          np.array([2.0**40, 1.0]))] * 2 + [
+        (np.array([[1, 0]]), np.array([[0.9, 0.9]]), None)], compiled)
+    # [[tn, fp], [fn, tp]] per label.
+    expected = [[[0, 0], [2, 2**41 + 1]], [[2**41, 1], [0, 2]]]
+    assert multilabel.exact_counts("int64").tolist() == expected
+
+
+@pytest.mark.parametrize("compiled", COMPILED)
+def test_weighted_counts_equal_fsum_within_1e_12(compiled, rng):
+    n = 3000
+    y = rng.integers(0, 3, n)
+    scores = rng.random((n, 3)).astype("float32")
+    # float32 weights over 40 binades, and float64 ones float32 cannot hold.
+    weights32 = (rng.uniform(0.5, 1.0, n) * 2.0 ** rng.integers(-20, 20, n)).astype("float32")
+    weights64 = rng.uniform(0.0, 3.0, n)
+    for weights in (weights32, weights64):
+        metric = M.ConfusionMatrix(num_classes=3)
+        bounds = [0, 1, 1000, 1999, n]  # uneven batches, one of a single sample
+        _update(metric, [(y[a:b], scores[a:b], weights[a:b])
+                         for a, b in zip(bounds[:-1], bounds[1:])], compiled)
+        expected = _fsum_matrix(y, scores.argmax(-1), weights, 3)
+        np.testing.assert_allclose(metric.exact_counts(), expected, rtol=1e-12)
+
+    indicators = rng.integers(0, 2, (n, 2))
+    multilabel = M.ConfusionMatrix(task="multilabel", num_classes=2)
+    _update(multilabel, [(indicators[:1500], scores[:1500, :2], weights32[:1500]),
+                         (indicators[1500:], scores[1500:, :2], weights32[1500:])], compiled)
+    predicted = scores[:, :2] > 0.5
+    expected = [[[math.fsum(weights32[(indicators[:, c] == t) & (predicted[:, c] == p)]
+                            .astype("float64")) for p in (0, 1)] for t in (0, 1)]
+                for c in range(2)]
+    np.testing.assert_allclose(multilabel.exact_counts(), expected, rtol=1e-12)
+
+
+def test_counts_are_exact_inside_a_compiled_evaluate(rng):
+    # evaluate(jit_compile=True): XLA on TensorFlow (a None batch axis) and JAX; torch.compile
+    # is too slow to test here, so torch evaluates eagerly.
+    n = 600
+    y = rng.integers(0, 3, n)
+    scores = rng.random((n, 3)).astype("float32")
+    weights = (rng.uniform(0.5, 1.0, n) * 2.0 ** rng.integers(-20, 20, n)).astype("float32")
+    weights[:2] = 2.0**30  # and counts past 2**24 that need every bit of the small weights
+    metric = M.ConfusionMatrix(num_classes=3)
+    model = conformance._identity_model(scores)
+    model.compile(loss=conformance.ZeroLoss(), weighted_metrics=[metric],
+                  jit_compile=BACKEND != "torch")
+    model.evaluate(scores, y, sample_weight=weights, batch_size=200, verbose=0)
+    expected = _fsum_matrix(y, scores.argmax(-1), weights, 3)
+    np.testing.assert_allclose(metric.exact_counts(), expected, rtol=1e-12)
+
+
+@pytest.mark.tensorflow_only("tf.distribute is TensorFlow-only")
+def test_replica_counts_are_added_exactly_under_mirrored_strategy():
+    # Replica 1 sees 2**30 + 1 in cell (0, 0), replica 2 sees 2: a float32 sum of the replicas'
+    # high parts would give 2**30 + 1.
+    scores = np.eye(2, dtype="float32")[[0, 0, 0, 0]]
+    y = np.array([0, 0, 0, 0])
+    weights = np.array([2.0**30, 1.0, 1.0, 1.0], "float32")
+    with conformance.mirrored_strategy().scope():
+        metric = M.ConfusionMatrix(num_classes=2)
+        model = conformance._identity_model(scores)
+        model.compile(loss=conformance.ZeroLoss(), weighted_metrics=[metric])
+    logs = model.evaluate(scores, y, sample_weight=weights, batch_size=4, verbose=0,
+                          return_dict=True)
+    assert metric.exact_counts("int64").tolist() == [[2**30 + 3, 0], [0, 0]]
+    assert np.asarray(logs["confusion_matrix"]).tolist() == [[2**30 + 3, 0], [0, 0]]
+
+
+def test_state_holds_no_float64_and_exact_counts_checks_its_dtype():
+    metrics = [M.Precision(), M.Recall(num_classes=3), M.FBetaScore(task="multilabel",
+               num_classes=2, average="samples"), M.F1Score(num_classes=2),
+               M.ConfusionMatrix(num_classes=2), M.ClassificationReport(task="multilabel",
+                                                                        num_classes=2)]
+    for metric in metrics:
+        assert {v.dtype for v in metric.variables} == {"float32"}, metric.name
+    metric = M.ConfusionMatrix(num_classes=2)
+    metric.update_state(np.array([0]), np.eye(2)[[0]], sample_weight=np.array([0.5]))
+    with pytest.raises(ValueError, match="Received: dtype='int64'"):
+        metric.exact_counts("int64")
+    with pytest.raises(ValueError, match="Invalid `dtype` argument value"):
+        metric.exact_counts("float32")
+    assert metric.exact_counts().tolist() == [[0.5, 0.0], [0.0, 0.0]]

@@ -1,10 +1,14 @@
 """Property tests: every metric equals scikit-learn, streamed in random batch splits.
 
-Each task gets 300 generated cases over average x label format x
-zero_division x labels x ignore_class x sample weights x logits x rank,
-the data fed in random batch splits (streaming must equal one-shot).
+Each task gets 300 generated cases (50 on JAX: `MAX_EXAMPLES`)
+over average x label format x zero_division x labels x ignore_class x sample
+weights x logits x rank, the data fed in random batch splits (streaming must
+equal one-shot).
 """
 
+import os
+
+import keras
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
@@ -13,8 +17,14 @@ from hypothesis import strategies as st
 import kerasext as kx
 from tests.metrics import _reference
 
+#: Cases per task: 300, but 50 on JAX, where each new batch shape compiles an update (about
+#: a fifth of a second per case), to keep the cross-backend suite within its budget. The same
+#: derandomized prefix of cases runs on every backend; KERASEXT_PROPERTY_EXAMPLES overrides it.
+MAX_EXAMPLES = int(os.environ.get("KERASEXT_PROPERTY_EXAMPLES", 0)) or (
+    50 if keras.backend.backend() == "jax" else 300)
+
 SETTINGS = settings(
-    max_examples=300,
+    max_examples=MAX_EXAMPLES,
     deadline=None,
     derandomize=True,  # reproducible in CI
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
@@ -26,6 +36,8 @@ METRICS = {
     "f1": (kx.metrics.F1Score, 2),
     "fbeta": (kx.metrics.FBetaScore, 2),
 }
+
+pytestmark = pytest.mark.cross_backend
 
 
 def _check(case, which, beta):

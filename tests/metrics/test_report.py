@@ -6,10 +6,13 @@ import tempfile
 
 import keras
 import numpy as np
+import pytest
 from sklearn.metrics import classification_report
 
 import kerasext as kx
 from tests import conformance
+
+pytestmark = pytest.mark.cross_backend
 
 
 def _flat(report, name):
