@@ -22,18 +22,13 @@ pytestmark = pytest.mark.cross_backend
 BACKEND = keras.backend.backend()
 
 # A finder that makes `import tensorflow` fail as it does where TensorFlow is not installed.
+# As where TensorFlow is not installed: `import tensorflow` raises ModuleNotFoundError and
+# `importlib.util.find_spec("tensorflow")` (which torch._dynamo and Keras probe) returns None.
 BLOCK_TENSORFLOW = textwrap.dedent(
     """
-    import importlib.abc
     import sys
 
-    class NoTensorFlow(importlib.abc.MetaPathFinder):
-        def find_spec(self, name, path=None, target=None):
-            if name == "tensorflow" or name.startswith("tensorflow."):
-                raise ModuleNotFoundError(f"No module named {name!r} (blocked by the test)")
-            return None
-
-    sys.meta_path.insert(0, NoTensorFlow())
+    sys.modules["tensorflow"] = None
     """
 )
 
