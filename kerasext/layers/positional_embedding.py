@@ -56,13 +56,15 @@ class PositionalEmbedding(keras.layers.Layer):
     Example:
 
     ```python
+    import keras
     import numpy as np
 
     layer = kx.layers.PositionalEmbedding(sequence_length=10, vocab_size=30, embed_dim=8)
     tokens = np.array([[5, 7, 9, 0, 0, 0, 0, 0, 0, 0]])
     out = layer(tokens)
     assert tuple(out.shape) == (1, 10, 8)
-    assert layer.compute_mask(tokens).numpy().tolist()[0][:4] == [True, True, True, False]
+    mask = keras.ops.convert_to_numpy(layer.compute_mask(tokens))
+    assert mask.tolist()[0][:4] == [True, True, True, False]
     ```
 
     Reference:
