@@ -88,7 +88,7 @@ def test_every_component_but_distribute_runs_without_tensorflow(tmp_path):
                                    kx.callbacks.BackupAndRestore({str(tmp_path / 'backup')!r})])
         # layers and models
         model = kx.models.LogisticRegression(num_classes=2)
-        model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
+        model.compile(optimizer="sgd", loss="binary_crossentropy")
         model.fit(x, y, epochs=1, verbose=0)
         path = os.path.join({str(tmp_path)!r}, "model.keras")
         model.save(path)
@@ -97,7 +97,7 @@ def test_every_component_but_distribute_runs_without_tensorflow(tmp_path):
         # model selection and tuning
         def build_compiled():
             m = kx.models.LogisticRegression(num_classes=2)
-            m.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
+            m.compile(optimizer="sgd", loss="binary_crossentropy")
             return m
         kx.model_selection.cross_validate(build_compiled, x, y, cv=2,
                                           fit_kwargs={{"epochs": 1}}, seed=0)
