@@ -137,9 +137,12 @@ def test_distribute_off_tensorflow_says_what_to_use_instead(call):
         (None, True),
         ({"cluster": {"worker": ["a:1", "b:2"]}, "task": {"type": "worker", "index": 0}}, True),
         ({"cluster": {"worker": ["a:1", "b:2"]}, "task": {"type": "worker", "index": 1}}, False),
+        ({"cluster": {"chief": ["c:0"], "worker": ["a:1"]}, "task": {"type": "chief", "index": 0}}, True),
+        ({"cluster": {"chief": ["c:0"], "worker": ["a:1"]}, "task": {"type": "worker", "index": 0}}, False),
+        ({"cluster": {"worker": ["a:1"], "evaluator": ["e:1"]}, "task": {"type": "evaluator", "index": 0}}, False),
     ],
 )
-def test_is_chief_works_on_every_backend(monkeypatch, config, chief):
+def test_is_chief_follows_tf_config_on_every_backend(monkeypatch, config, chief):
     if config is None:
         monkeypatch.delenv("TF_CONFIG", raising=False)
     else:

@@ -193,25 +193,6 @@ def test_multi_worker_strategy_without_tf_config_is_one_local_worker(clean_keras
     assert sorted(distribute._originals) == sorted(distribute._spots_needing_fix())
 
 
-@pytest.mark.parametrize(
-    "config, chief",
-    [
-        (None, True),
-        ({"cluster": {"worker": ["a:1", "b:2"]}, "task": {"type": "worker", "index": 0}}, True),
-        ({"cluster": {"worker": ["a:1", "b:2"]}, "task": {"type": "worker", "index": 1}}, False),
-        ({"cluster": {"chief": ["c:0"], "worker": ["a:1"]}, "task": {"type": "chief", "index": 0}}, True),
-        ({"cluster": {"chief": ["c:0"], "worker": ["a:1"]}, "task": {"type": "worker", "index": 0}}, False),
-        ({"cluster": {"worker": ["a:1"], "evaluator": ["e:1"]}, "task": {"type": "evaluator", "index": 0}}, False),
-    ],
-)
-def test_is_chief_follows_tf_config(monkeypatch, config, chief):
-    if config is None:
-        monkeypatch.delenv("TF_CONFIG", raising=False)
-    else:
-        monkeypatch.setenv("TF_CONFIG", json.dumps(config))
-    assert distribute.is_chief() is chief
-
-
 def test_is_chief_asks_the_strategy():
     assert distribute.is_chief(tf.distribute.get_strategy()) is True
 
