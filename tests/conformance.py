@@ -400,7 +400,9 @@ def run_model_test(
             keras.config.set_dtype_policy(policy_name)
             try:
                 mixed = model_cls(**init_kwargs)
-                history = _fit_one_step(mixed, input_data, target, loss=loss)
+                # Keras' default "auto": XLA on JAX (where an eager step compiles every op
+                # anew, several times slower), no XLA on TensorFlow CPU and torch.
+                history = _fit_one_step(mixed, input_data, target, loss=loss, jit_compile="auto")
                 mixed_outputs = mixed(input_data, training=False)
             finally:
                 keras.config.set_dtype_policy("float32")

@@ -38,12 +38,35 @@ def check_input_rank(model, input_shape, rank, layout):
         )
 
 
-class LinearModel(keras.Model):
+class OutputDTypeModel(keras.Model):
+    """Base of kerasext's models: symbolic outputs carry the output layer's dtype.
+
+    Keras gives a model that overrides `compute_output_shape` its compute
+    dtype symbolically (float16 under `mixed_float16`), while every kerasext
+    model's output layer (`self.head`) computes in float32 under a mixed
+    policy: a functional model built on it would declare float16 outputs and
+    get float32 ones. The symbolic dtype is taken from the output layer
+    instead, so that symbolic and eager outputs agree on every backend.
+    """
+
+    def _output_layer(self):
+        return self.head
+
+    def compute_output_spec(self, *args, **kwargs):
+        spec = super().compute_output_spec(*args, **kwargs)
+        dtype = self._output_layer().compute_dtype
+        return keras.tree.map_structure(lambda t: keras.KerasTensor(t.shape, dtype=dtype), spec)
+
+
+class LinearModel(OutputDTypeModel):
     """Base of LinearRegression and LogisticRegression: one Dense layer, `self.linear`.
 
     Subclasses create `self.linear` in `__init__` and read the fitted weights
     through `_fitted()` in their scikit-learn style `coef_` / `intercept_`.
     """
+
+    def _output_layer(self):
+        return self.linear
 
     def build(self, input_shape):
         if self.built:  # built already (e.g. keras-tuner's Hyperband calls build_from_config

@@ -7,11 +7,11 @@ from kerasext.api_export import kerasext_export
 from kerasext.layers import _validation as v
 from kerasext.layers.conv_block import POOLING, ConvBlock
 from kerasext.layers.dense_block import DenseBlock
-from kerasext.models._common import check_input_rank, classification_head
+from kerasext.models._common import OutputDTypeModel, check_input_rank, classification_head
 
 
 @kerasext_export
-class ConvNet(keras.Model):
+class ConvNet(OutputDTypeModel):
     """A convolutional classifier: `ConvBlock`s, `Flatten`, `DenseBlock`s, softmax.
 
     With its defaults this is the tutorial's CNN: Conv2D(32, 3) + ReLU + max

@@ -1,5 +1,6 @@
 """EncoderDecoder: Cho et al. (2014)'s RNN encoder-decoder, with greedy generation."""
 
+import numbers
 import weakref
 
 import keras
@@ -8,7 +9,7 @@ from keras import ops
 
 from kerasext.api_export import kerasext_export
 from kerasext.layers import _validation as v
-from kerasext.models._common import output_dtype
+from kerasext.models._common import OutputDTypeModel, output_dtype
 
 CELLS = ("gru", "lstm")
 
@@ -16,8 +17,25 @@ CELLS = ("gru", "lstm")
 _GENERATE_FUNCTIONS = weakref.WeakKeyDictionary()
 
 
+class _AttachMask(keras.layers.Layer):
+    """Returns its inputs with `mask` attached as their Keras mask."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.supports_masking = True
+
+    def call(self, inputs, mask=None):
+        return inputs
+
+    def compute_mask(self, inputs, mask=None):
+        return mask
+
+    def compute_output_spec(self, inputs, mask=None):
+        return keras.KerasTensor(inputs.shape, dtype=inputs.dtype)
+
+
 @kerasext_export
-class EncoderDecoder(keras.Model):
+class EncoderDecoder(OutputDTypeModel):
     """Cho et al. (2014)'s RNN encoder-decoder for sequence-to-sequence tasks.
 
     The encoder RNN reads the source tokens; its last hidden state is the
@@ -34,7 +52,8 @@ class EncoderDecoder(keras.Model):
     `(encoder_tokens, decoder_input_tokens)` where the decoder input is the
     target shifted right behind a start token, and the targets are the
     target tokens (followed by an end token). `generate` decodes greedily
-    from a start token inside one compiled graph (a `while_loop`).
+    from a start token, with the current weights, in one compiled loop on
+    TensorFlow and JAX (eagerly on torch).
 
     Args:
         input_vocab_size: positive integer, number of source token ids
@@ -111,6 +130,7 @@ class EncoderDecoder(keras.Model):
         self.initial_state = keras.layers.Dense(units, activation="tanh", dtype=policy,
                                                 name="initial_state")
         self.decoder = rnn(units, return_sequences=True, dtype=policy, name="decoder")
+        self.padding_mask = _AttachMask(dtype=policy, name="padding_mask")
         self.head = keras.layers.Dense(output_vocab_size, activation="softmax",
                                        dtype=output_dtype(policy), name="head")
 
@@ -140,7 +160,9 @@ class EncoderDecoder(keras.Model):
         self.encoder.build((*source_shape, self.embed_dim))
         self.initial_state.build((source_shape[0], self.units))
         self.decoder.build((*target_shape, self.embed_dim + self.units))
-        self.head.build((target_shape[0], 2 * self.units + self.embed_dim))
+        features_shape = (*target_shape, 2 * self.units + self.embed_dim)
+        self.padding_mask.build(features_shape)
+        self.head.build(features_shape)
         self.built = True
 
     def _encode(self, source, training=None):
@@ -163,7 +185,12 @@ class EncoderDecoder(keras.Model):
         hidden = self.decoder(ops.concatenate([embedded, repeated], axis=-1),
                               initial_state=states, mask=ops.not_equal(target, 0),
                               training=training)
-        return self.head(ops.concatenate([hidden, embedded, repeated], axis=-1))
+        features = ops.concatenate([hidden, embedded, repeated], axis=-1)
+        # The mask rides on the head's inputs (Dense passes it on), not only on
+        # `compute_mask`: Keras' JAX trainer runs `call` through `stateless_call`,
+        # where the model's own `compute_mask` never reaches the loss.
+        features = self.padding_mask(features, mask=ops.not_equal(target, 0))
+        return self.head(features)
 
     def compute_mask(self, inputs, mask=None):
         return ops.not_equal(self._split(inputs, "inputs")[1], 0)
@@ -210,35 +237,40 @@ class EncoderDecoder(keras.Model):
         cache = _GENERATE_FUNCTIONS.setdefault(self, {})
         key = (max_length, start_token, end_token)
         if key not in cache:
-            model = weakref.ref(self)
-
-            def generate_step(source):
-                return model()._generate_graph(source, max_length, start_token, end_token)
-
-            if keras.backend.backend() == "tensorflow":
-                import tensorflow as tf
-
-                generate_step = tf.function(generate_step, reduce_retracing=True)
-            elif keras.backend.backend() == "jax":
-                import jax
-
-                generate_step = jax.jit(generate_step)
-            cache[key] = generate_step
+            cache[key] = _compiled_decoder(weakref.ref(self), max_length, start_token, end_token)
         return cache[key]
+
+    def _check_token(self, name, value):
+        if (isinstance(value, bool) or not isinstance(value, numbers.Integral)
+                or not 1 <= value < self.output_vocab_size):
+            raise ValueError(
+                f"Invalid `{name}` argument value. Expected a token id in "
+                f"[1, output_vocab_size={self.output_vocab_size}) (0 is padding). "
+                f"Received: {name}={value!r}"
+            )
+        return int(value)
 
     def generate(self, inputs, max_length, start_token, end_token=None):
         """Greedy decoding: the most probable token at each step, fed back in.
 
-        Runs as one compiled graph per `(max_length, start_token,
-        end_token)` (a `tf.function` holding a `while_loop` on TensorFlow),
-        stopping early once every sequence has produced `end_token`.
+        Stops early once every sequence has produced `end_token`, and always
+        decodes with the model's current weights (after more `fit`,
+        `set_weights` or `load_weights`). On TensorFlow and JAX the loop is
+        compiled once per `(max_length, start_token, end_token)`: a
+        `tf.function` holding a `while_loop`, which reads the variables when
+        it runs; a `jax.jit`-compiled stateless `while_loop` that takes the
+        variables' values as arguments. On torch it runs eagerly under
+        `torch.no_grad()`.
 
         Args:
-            inputs: integer source tokens of shape `(batch_size, steps)`.
+            inputs: integer source tokens of shape `(batch_size, steps)`,
+                in `[0, input_vocab_size)`.
             max_length: positive integer, the most tokens generated.
-            start_token: the token id the decoder starts from.
-            end_token: the token id that ends a sequence, or `None` to
-                always generate `max_length` tokens. Defaults to `None`.
+            start_token: the token id the decoder starts from, in
+                `[1, output_vocab_size)`.
+            end_token: the token id that ends a sequence, in
+                `[1, output_vocab_size)`, or `None` to always generate
+                `max_length` tokens. Defaults to `None`.
 
         Returns:
             A NumPy int32 array of shape `(batch_size, max_length)`: the
@@ -246,12 +278,29 @@ class EncoderDecoder(keras.Model):
             after it.
         """
         v.check_positive_int("max_length", max_length)
-        source = ops.convert_to_tensor(np.asarray(inputs), dtype="int32")
+        start_token = self._check_token("start_token", start_token)
+        if end_token is not None:
+            end_token = self._check_token("end_token", end_token)
+        source = np.asarray(ops.convert_to_numpy(inputs) if ops.is_tensor(inputs) else inputs)
+        if (source.ndim != 2 or source.shape[1] < 1
+                or not (np.issubdtype(source.dtype, np.integer)
+                        or np.array_equal(source, np.round(source)))):
+            raise ValueError(
+                "Invalid `inputs` argument value. Expected integer token ids of shape "
+                f"(batch_size, steps). Received: inputs with shape {source.shape} and "
+                f"dtype {source.dtype}"
+            )
+        if source.size and (source.min() < 0 or source.max() >= self.input_vocab_size):
+            raise ValueError(
+                "Invalid `inputs` argument value. Expected token ids in "
+                f"[0, input_vocab_size={self.input_vocab_size}). Received: token ids from "
+                f"{source.min()} to {source.max()}"
+            )
+        source = ops.convert_to_tensor(source.astype("int32"), dtype="int32")
         if not self.built:
             self.build((tuple(source.shape), (source.shape[0], 1)))
-        function = self._generate_function(int(max_length), int(start_token),
-                                           None if end_token is None else int(end_token))
-        return np.asarray(ops.convert_to_numpy(function(source)))
+        function = self._generate_function(int(max_length), start_token, end_token)
+        return np.asarray(ops.convert_to_numpy(function(source)), dtype="int32")
 
     def get_config(self):
         return {
@@ -263,3 +312,51 @@ class EncoderDecoder(keras.Model):
             "embed_dim": self.embed_dim,
             "dropout": self.dropout,
         }
+
+
+def _compiled_decoder(model_ref, max_length, start_token, end_token):
+    """`source -> tokens`: the greedy loop compiled once by this backend.
+
+    Whatever the backend, every call decodes with the model's current
+    weights: nothing compiled keeps the variables' values of its first call.
+    """
+
+    def decode(source):
+        return model_ref()._generate_graph(source, max_length, start_token, end_token)
+
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        # A tf.function reads the tf.Variables when it runs, not when it is traced.
+        return tf.function(decode, reduce_retracing=True)
+    if backend == "jax":
+        import jax
+
+        # jax.jit of a closure over the model would freeze the variables' values at
+        # trace time: they go in as arguments, read through a StatelessScope.
+        def stateless_decode(values, source):
+            variables = _decoder_variables(model_ref())
+            with keras.StatelessScope(state_mapping=list(zip(variables, values))):
+                return decode(source)
+
+        compiled = jax.jit(stateless_decode)
+
+        def run(source):
+            return compiled([v.value for v in _decoder_variables(model_ref())], source)
+
+        run.compiled = compiled  # the jitted loop, for inspection
+        return run
+    if backend == "torch":
+        import torch
+
+        def run(source):
+            with torch.no_grad():
+                return decode(source)
+
+        return run
+    return decode
+
+
+def _decoder_variables(model):
+    return [*model.trainable_variables, *model.non_trainable_variables]

@@ -9,7 +9,7 @@ from keras import ops
 from kerasext.api_export import kerasext_export
 from kerasext.layers import _validation as v
 from kerasext.layers.inception_block import InceptionBlock
-from kerasext.models._common import output_dtype
+from kerasext.models._common import OutputDTypeModel, output_dtype
 
 #: GoogLeNet's table 1, one row per Inception module: (#1x1, #3x3 reduce, #3x3,
 #: #5x5 reduce, #5x5, pool proj), grouped by stage (3a-3b, 4a-4e, 5a-5b).
@@ -60,7 +60,7 @@ class _AuxiliaryClassifier(keras.layers.Layer):
 
 
 @kerasext_export
-class InceptionNet(keras.Model):
+class InceptionNet(OutputDTypeModel):
     """A small GoogLeNet (Inception v1) for small images, with optional auxiliary classifiers.
 
     A 3x3 convolution stem (small images need no early downsampling), then

@@ -1,15 +1,14 @@
 """RecurrentNet: a RecurrentBlock and a softmax (or regression) head."""
 
-import keras
 
 from kerasext.api_export import kerasext_export
 from kerasext.layers import _validation as v
 from kerasext.layers.recurrent_block import CELLS, RecurrentBlock
-from kerasext.models._common import check_input_rank, classification_head
+from kerasext.models._common import OutputDTypeModel, check_input_rank, classification_head
 
 
 @kerasext_export
-class RecurrentNet(keras.Model):
+class RecurrentNet(OutputDTypeModel):
     """A recurrent network: stacked SimpleRNN / LSTM / GRU layers and a dense head.
 
     With its defaults this is the tutorial's RNN: two `SimpleRNN(32)` layers

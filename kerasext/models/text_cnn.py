@@ -6,7 +6,7 @@ from keras import ops
 from kerasext.api_export import kerasext_export
 from kerasext.layers import _validation as v
 from kerasext.layers.parallel_conv import ParallelConv1D
-from kerasext.models._common import output_dtype
+from kerasext.models._common import OutputDTypeModel, output_dtype
 
 
 def masked_max_over_time(features, mask):
@@ -18,7 +18,7 @@ def masked_max_over_time(features, mask):
 
 
 @kerasext_export
-class TextCNN(keras.Model):
+class TextCNN(OutputDTypeModel):
     """Kim (2014)'s CNN for sentence classification.
 
     Token ids are embedded, convolved with filters of several widths side by

@@ -7,11 +7,11 @@ from kerasext.api_export import kerasext_export
 from kerasext.layers import _validation as v
 from kerasext.layers.positional_embedding import POSITION_ENCODINGS, PositionalEmbedding
 from kerasext.layers.transformer_encoder_block import TransformerEncoderBlock
-from kerasext.models._common import output_dtype
+from kerasext.models._common import OutputDTypeModel, output_dtype
 
 
 @kerasext_export
-class TransformerClassifier(keras.Model):
+class TransformerClassifier(OutputDTypeModel):
     """A Transformer encoder text classifier.
 
     Tokens are embedded with their positions (`PositionalEmbedding`), go

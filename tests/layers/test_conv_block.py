@@ -5,6 +5,8 @@ import pytest
 import kerasext as kx
 from tests import conformance
 
+pytestmark = pytest.mark.cross_backend
+
 X = np.random.default_rng(0).normal(size=(4, 6, 6, 2)).astype("float32")
 
 

@@ -5,6 +5,8 @@ import pytest
 import kerasext as kx
 from tests import conformance
 
+pytestmark = pytest.mark.cross_backend
+
 X = np.random.default_rng(0).normal(size=(8, 5)).astype("float32")
 
 
@@ -73,7 +75,7 @@ def test_l1_l2_penalty_is_added_to_losses():
     block(X)
     (kernel, _) = block.dense.get_weights()
     expected = 0.1 * np.abs(kernel).sum() + 0.01 * np.square(kernel).sum()
-    np.testing.assert_allclose(float(sum(block.losses)), expected, rtol=1e-5)
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(sum(block.losses)), expected, rtol=1e-5)
 
 
 @pytest.mark.parametrize(

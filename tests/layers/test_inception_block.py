@@ -5,6 +5,8 @@ import pytest
 import kerasext as kx
 from tests import conformance
 
+pytestmark = pytest.mark.cross_backend
+
 
 def conv2d_same(x, kernel, bias):
     kh, kw = kernel.shape[:2]

@@ -5,6 +5,8 @@ import pytest
 import kerasext as kx
 from tests import conformance
 
+pytestmark = pytest.mark.cross_backend
+
 
 def conv1d_same(x, kernel, bias):
     """NumPy 'same' 1D convolution (TF pads (k-1)//2 left, k//2 right)."""
@@ -61,11 +63,12 @@ def test_mask_is_propagated():
     tokens = keras.Input((6,), dtype="int32")
     x = keras.layers.Embedding(20, 4, mask_zero=True)(tokens)
     y = kx.layers.ParallelConv1D(2, (3,))(x)
-    pooled = keras.layers.GlobalAveragePooling1D()(y)  # uses the mask
-    model = keras.Model(tokens, pooled)
-    a = model(np.array([[1, 2, 3, 0, 0, 0]]))
-    b = model(np.array([[1, 2, 3, 0, 0, 0]]))
-    np.testing.assert_allclose(a, b)
+    pooled = keras.layers.GlobalAveragePooling1D()(y)  # averages over the mask it receives
+    model = keras.Model(tokens, [y, pooled])
+    features, averaged = (keras.ops.convert_to_numpy(t)
+                          for t in model(np.array([[1, 2, 3, 0, 0, 0]])))
+    np.testing.assert_allclose(averaged, features[:, :3].mean(1), rtol=1e-5, atol=1e-6)
+    assert not np.allclose(averaged, features.mean(1), atol=1e-4)
     assert y._keras_mask is not None
 
 

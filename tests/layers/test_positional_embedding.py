@@ -7,6 +7,8 @@ import pytest
 import kerasext as kx
 from tests import conformance
 
+pytestmark = pytest.mark.cross_backend
+
 TOKENS = np.array([[3, 1, 4, 1, 5, 0, 0], [9, 2, 6, 0, 0, 0, 0]], dtype="int32")
 
 

@@ -1,6 +1,7 @@
 """Offline data for the seed-architecture tests: scikit-learn's bundled sets, synthetic tasks."""
 
 import numpy as np
+import pytest
 from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
 
@@ -27,3 +28,11 @@ def adding_problem(num_samples, length, rng):
     x = np.stack([values, markers], axis=-1).astype("float32")
     y = (values * markers).sum(axis=1, keepdims=True).astype("float32")
     return x, y
+
+
+#: Learning tests (several epochs on real or synthetic data) run on TensorFlow only: every
+#: backend's training step is already checked by the conformance harness and the short fits,
+#: and these would take the JAX and torch suites past their time budget.
+TENSORFLOW_ONLY_LEARNING = pytest.mark.tensorflow_only(
+    "learns over several epochs: run on TensorFlow only, for the cross-backend time budget"
+)

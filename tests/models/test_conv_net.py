@@ -4,7 +4,9 @@ import pytest
 
 import kerasext as kx
 from tests import conformance
-from tests.models._data import digits_split
+from tests.models._data import TENSORFLOW_ONLY_LEARNING, digits_split
+
+pytestmark = pytest.mark.cross_backend
 
 X = np.random.default_rng(0).normal(size=(4, 6, 6, 1)).astype("float32")
 
@@ -63,6 +65,7 @@ def test_invalid_arguments(kwargs, argument):
 
 
 @pytest.mark.slow
+@TENSORFLOW_ONLY_LEARNING
 def test_digits_validation_accuracy():
     x_train, x_test, y_train, y_test = digits_split()
     model = kx.models.ConvNet(10)

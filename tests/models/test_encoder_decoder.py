@@ -7,7 +7,10 @@ import pytest
 import kerasext as kx
 from kerasext._compat import set_random_seed
 from tests import conformance
+from tests.models._data import TENSORFLOW_ONLY_LEARNING
 from tests.models.seq_tasks import END, INPUT_VOCAB_SIZE, OUTPUT_VOCAB_SIZE, START, reverse_task
+
+pytestmark = pytest.mark.cross_backend
 
 SMALL = {"input_vocab_size": INPUT_VOCAB_SIZE, "output_vocab_size": OUTPUT_VOCAB_SIZE,
          "units": 8, "embed_dim": 4}
@@ -83,22 +86,78 @@ def test_generate_is_greedy_and_stops_at_the_end_token():
             np.testing.assert_array_equal(row, full_row)
 
 
-def test_generate_runs_as_one_compiled_graph():
+def _greedy_reference(model, source, max_length):
+    """Greedy decoding through the model's own teacher-forcing forward pass.
+
+    Step t feeds `[START, y_1, ..., y_{t-1}]` (padded on the right with a
+    non-padding token, which the causal decoder cannot see at step t) and
+    takes the argmax at position t - 1.
+    """
+    tokens = np.ones((len(source), max_length), "int32")
+    for step in range(max_length):
+        decoder_inputs = np.concatenate([np.full((len(source), 1), START), tokens[:, :-1]], axis=1)
+        probabilities = keras.ops.convert_to_numpy(model((source, decoder_inputs)))
+        tokens[:, step] = probabilities[:, step].argmax(-1)
+    return tokens
+
+
+def test_generate_decodes_with_the_current_weights():
+    """After `set_weights` (as after more `fit`), generate decodes with the new weights."""
+    (source, _), _ = batch(4)
+    model = kx.models.EncoderDecoder(**SMALL)
+    first = model.generate(source, max_length=5, start_token=START)
+    rng = np.random.default_rng(3)
+    weights = [rng.normal(scale=0.7, size=w.shape).astype("float32") for w in model.get_weights()]
+    (head_bias,) = [i for i, w in enumerate(model.weights) if w is model.head.bias]
+    weights[head_bias][0] = -10.0  # never padding: the teacher-forcing reference masks it
+    model.set_weights(weights)
+    expected = _greedy_reference(model, source, 5)
+    assert expected.all(), expected
+    assert not np.array_equal(expected, first), "the new weights must change the decoding"
+    np.testing.assert_array_equal(model.generate(source, max_length=5, start_token=START),
+                                  expected)
+
+
+def test_generate_runs_as_one_compiled_loop():
     (source, _), _ = batch(2)
     model = kx.models.EncoderDecoder(**SMALL)
     model.generate(source, max_length=4, start_token=START, end_token=END)
     function = model._generate_function(4, START, END)
-    graph = function.get_concrete_function(
-        keras.ops.convert_to_tensor(source, "int32")).graph
-    assert any(op.type in ("While", "StatelessWhile") for op in graph.get_operations())
-    # The compiled function is cached per (max_length, start, end), and a deep
-    # copy (as keras-tuner makes) works and decodes alike.
+    if conformance.BACKEND == "tensorflow":
+        graph = function.get_concrete_function(
+            keras.ops.convert_to_tensor(source, "int32")).graph
+        assert any(op.type in ("While", "StatelessWhile") for op in graph.get_operations())
+    elif conformance.BACKEND == "jax":
+        import jax
+
+        values = [v.value for v in model.trainable_variables + model.non_trainable_variables]
+        jaxpr = jax.make_jaxpr(function.compiled)(values, source.astype("int32"))
+        assert "while[" in str(jaxpr)
+        # Stateless: every weight is an input of the compiled loop, none a constant.
+        assert len(jaxpr.consts) == 0 and len(jaxpr.in_avals) == len(values) + 1
+    # The function is cached per (max_length, start, end), and a deep copy (as
+    # keras-tuner makes) works and decodes alike.
     assert model._generate_function(4, START, END) is function
     clone = copy.deepcopy(model)
     np.testing.assert_array_equal(
         clone.generate(source, max_length=4, start_token=START, end_token=END),
         model.generate(source, max_length=4, start_token=START, end_token=END),
     )
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [({"start_token": 99}, "start_token"), ({"start_token": 0}, "start_token"),
+     ({"start_token": 2.5}, "start_token"), ({"end_token": OUTPUT_VOCAB_SIZE}, "end_token"),
+     ({"max_length": 0}, "max_length"), ({"inputs": np.full((2, 3), INPUT_VOCAB_SIZE)}, "inputs"),
+     ({"inputs": np.ones(3, "int32")}, "inputs")],
+)
+def test_generate_rejects_invalid_arguments(kwargs, match):
+    model = kx.models.EncoderDecoder(**SMALL)
+    arguments = {"inputs": np.ones((2, 3), "int32"), "max_length": 3, "start_token": START,
+                 "end_token": END, **kwargs}
+    with pytest.raises(ValueError, match=f"Invalid `{match}` argument value"):
+        model.generate(**arguments)
 
 
 def test_invalid_arguments():
@@ -114,6 +173,7 @@ def test_single_input_names_what_it_received():
 
 
 @pytest.mark.slow
+@TENSORFLOW_ONLY_LEARNING
 def test_learns_to_reverse_sequences():
     source, decoder_inputs, decoder_targets = reverse_task(4000, seed=0)
     test_source, _, test_targets = reverse_task(300, seed=1)

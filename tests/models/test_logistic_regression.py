@@ -7,6 +7,9 @@ from sklearn.preprocessing import StandardScaler
 
 import kerasext as kx
 from tests import conformance
+from tests.models._data import TENSORFLOW_ONLY_LEARNING
+
+pytestmark = pytest.mark.cross_backend
 
 X = np.random.default_rng(0).normal(size=(8, 4)).astype("float32")
 
@@ -56,6 +59,7 @@ def test_invalid_arguments(kwargs, argument):
 
 
 @pytest.mark.slow
+@TENSORFLOW_ONLY_LEARNING
 def test_breast_cancer_accuracy():
     # Mean over 5 stratified folds: one 25% split (143 samples) moves by 0.007 per sample, and
     # scikit-learn's own LogisticRegression scores only 0.958 on train_test_split(random_state=0)

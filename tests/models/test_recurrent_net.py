@@ -4,7 +4,9 @@ import pytest
 
 import kerasext as kx
 from tests import conformance
-from tests.models._data import adding_problem, digits_split
+from tests.models._data import TENSORFLOW_ONLY_LEARNING, adding_problem, digits_split
+
+pytestmark = pytest.mark.cross_backend
 
 X = np.random.default_rng(0).normal(size=(4, 5, 3)).astype("float32")
 
@@ -60,6 +62,7 @@ def test_invalid_arguments(kwargs, argument):
 
 
 @pytest.mark.slow
+@TENSORFLOW_ONLY_LEARNING
 def test_digits_read_row_by_row():
     x_train, x_test, y_train, y_test = digits_split()  # 8 steps of 8 features
     model = kx.models.RecurrentNet(10)
@@ -71,6 +74,7 @@ def test_digits_read_row_by_row():
 
 
 @pytest.mark.slow
+@TENSORFLOW_ONLY_LEARNING
 def test_lstm_learns_the_adding_problem():
     rng = np.random.default_rng(0)
     x_train, y_train = adding_problem(2000, 50, rng)

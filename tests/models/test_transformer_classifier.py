@@ -5,16 +5,50 @@ import pytest
 import kerasext as kx
 from kerasext._compat import set_random_seed
 from tests import conformance
+from tests.models._data import TENSORFLOW_ONLY_LEARNING
 from tests.models.text_tasks import VOCAB_SIZE, order_task
+
+pytestmark = pytest.mark.cross_backend
 
 TOKENS = np.array([[3, 5, 7, 9, 2, 0], [4, 4, 1, 0, 0, 0], [8, 1, 2, 3, 4, 5], [6, 0, 0, 0, 0, 0]])
 SMALL = {"vocab_size": 10, "sequence_length": 8, "num_classes": 3, "embed_dim": 8,
          "num_heads": 2, "ff_dim": 16, "num_layers": 2, "dropout": 0.1}
 
 
+def _on_jax_cpu():
+    if conformance.BACKEND != "jax":
+        return False
+    import jax
+
+    return jax.default_backend() == "cpu"
+
+
+#: XLA on CPU has no float16 matmul accumulating in float32, which Keras' JAX attention asks for
+#: ("The precision 'F16_F16_F32' is not supported by dot_general on CPU"): under mixed_float16,
+#: Keras' own MultiHeadAttention trains on JAX CPU only with jit_compile=False.
+JAX_CPU = _on_jax_cpu()
+
+
 def test_conformance():
     conformance.run_model_test(kx.models.TransformerClassifier, SMALL, TOKENS,
-                               expected_output_shape=(4, 3))
+                               expected_output_shape=(4, 3), run_mixed_precision=not JAX_CPU)
+
+
+@pytest.mark.skipif(not JAX_CPU, reason="the conformance harness covers mixed precision")
+@pytest.mark.parametrize("policy", ["mixed_float16", "mixed_bfloat16"])
+def test_mixed_precision_on_jax_cpu(policy):
+    """The harness' mixed precision check; under mixed_float16 a forward pass only (see JAX_CPU)."""
+    keras.config.set_dtype_policy(policy)
+    model = kx.models.TransformerClassifier(**SMALL)
+    if policy == "mixed_bfloat16":
+        model.compile(optimizer="sgd", loss="mse")  # jit_compile="auto": XLA on JAX
+        target = np.zeros((len(TOKENS), SMALL["num_classes"]), "float32")
+        history = model.fit(TOKENS, target, batch_size=len(TOKENS), epochs=1, verbose=0)
+        assert np.all(np.isfinite(history.history["loss"]))
+    outputs = model(TOKENS)
+    assert keras.backend.standardize_dtype(outputs.dtype) == "float32"
+    assert np.all(np.isfinite(keras.ops.convert_to_numpy(outputs)))
+    assert {keras.backend.standardize_dtype(w.dtype) for w in model.weights} == {"float32"}
 
 
 @pytest.mark.parametrize("encoding", ["learned", "sinusoidal"])
@@ -22,7 +56,8 @@ def test_padding_never_changes_a_prediction(encoding):
     model = kx.models.TransformerClassifier(**{**SMALL, "position_encoding": encoding})
     short = np.array([[3, 5, 7, 0]])
     long = np.array([[3, 5, 7, 0, 0, 0, 0, 0]])
-    np.testing.assert_allclose(model(short), model(long), atol=1e-5)
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(model(short)),
+                               keras.ops.convert_to_numpy(model(long)), atol=1e-5)
 
 
 def test_order_matters():
@@ -45,6 +80,7 @@ def test_too_long_input_names_shape():
 
 
 @pytest.mark.slow
+@TENSORFLOW_ONLY_LEARNING
 def test_learns_a_word_order_task():
     (x_train, y_train), (x_test, y_test) = order_task(n_train=2000)
     set_random_seed(0)
