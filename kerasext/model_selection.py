@@ -160,13 +160,15 @@ def _as_arrays(data, name):
         hasattr(data, "element_spec")  # tf.data.Dataset
         or hasattr(data, "__next__")  # generators and iterators
         or isinstance(data, keras.utils.PyDataset)
+        # torch DataLoader and Dataset: they have a length, but np.asarray cannot index them
+        or type(data).__module__.startswith("torch.utils.data")
     )
     if is_stream or (not hasattr(data, "__len__") and not hasattr(data, "shape")):
         raise ValueError(
             f"cross_validate needs `{name}` as arrays (a NumPy array, or a dict, list or "
             "tuple of arrays) so that each fold can be indexed; "
             f"received an object of type {type(data).__name__}. "
-            "tf.data datasets and generators cannot be split into folds."
+            "tf.data datasets, torch DataLoaders and generators cannot be split into folds."
         )
     array = np.asarray(data)
     if array.ndim == 0:

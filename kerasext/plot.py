@@ -19,22 +19,34 @@ __all__ = [
 ]
 
 
-def _pyplot():
+def _figure(**kwargs):
+    """A new `matplotlib.figure.Figure`, outside pyplot.
+
+    pyplot is left alone: its global backend stays what the user chose (a
+    notebook's inline display keeps working), and it keeps no reference to
+    our figures (a loop drawing many never fills pyplot's figure list).
+    """
     try:
-        import matplotlib
-
-        if matplotlib.get_backend().lower() not in ("agg", "pdf", "svg", "ps", "cairo"):
-            # Figures are built off-screen and saved: never open a window or need a display.
-            import matplotlib.pyplot as plt
-
-            plt.switch_backend("Agg")
-        import matplotlib.pyplot as plt
+        from matplotlib.figure import Figure
     except ImportError as error:
         raise ImportError(
             "kerasext.plot needs matplotlib, which is not installed. Install the `plot` extra: "
             '`pip install "kerasext[plot]"` (or `pip install matplotlib`).'
         ) from error
-    return plt
+    return Figure(layout="constrained", **kwargs)
+
+
+def _to_numpy(value, dtype="float64"):
+    """A NumPy array from a list, an array, or a backend tensor (on any device)."""
+    if not isinstance(value, (np.ndarray, np.generic, float, int, list, tuple)) and hasattr(
+        value, "shape"
+    ):
+        # A TensorFlow / JAX / torch tensor or a Keras variable: torch's on a GPU refuses
+        # np.asarray, Keras' conversion copies it to the host first.
+        import keras
+
+        value = keras.ops.convert_to_numpy(value)
+    return np.asarray(value, dtype=dtype)
 
 
 def _history_dict(history):
@@ -47,7 +59,7 @@ def _history_dict(history):
         )
     scalar_logs = {}
     for key, values in logs.items():
-        values = [np.asarray(v, dtype="float64") for v in values]
+        values = [_to_numpy(v) for v in values]
         # Per-class vectors (a metric with average=None) are not curves: leave them out.
         if all(v.size == 1 for v in values):
             scalar_logs[key] = [float(v.reshape(())) for v in values]
@@ -111,7 +123,6 @@ def plot_history(
     fig.savefig("history.png")
     ```
     """
-    plt = _pyplot()
     logs = _history_dict(history)
     if metrics is None:
         metrics = [
@@ -133,9 +144,8 @@ def plot_history(
     if onset_epoch is None:
         onset_epoch = _find_epoch(callbacks, "onset_epoch")
 
-    fig, axes = plt.subplots(
-        1, len(metrics), figsize=(5 * len(metrics), 3.8), squeeze=False, layout="constrained"
-    )
+    fig = _figure(figsize=(5 * len(metrics), 3.8))
+    axes = fig.subplots(1, len(metrics), squeeze=False)
     for axis, metric in zip(axes[0], metrics):
         for key, label, style in ((metric, "training", "-"), (f"val_{metric}", "validation", "-")):
             if key in logs:
@@ -185,8 +195,7 @@ def plot_confusion_matrix(matrix, *, class_names=None, normalize=False, title=No
     fig.savefig("confusion.png")
     ```
     """
-    plt = _pyplot()
-    matrix = np.asarray(matrix, dtype="float64")
+    matrix = _to_numpy(matrix)
     if matrix.ndim != 2 or matrix.shape[0] != matrix.shape[1]:
         raise ValueError(
             f"plot_confusion_matrix expects a square (C, C) matrix. Received: shape {matrix.shape}"
@@ -202,7 +211,8 @@ def plot_confusion_matrix(matrix, *, class_names=None, normalize=False, title=No
         totals = matrix.sum(axis=1, keepdims=True)
         shown = np.divide(matrix, totals, out=np.zeros_like(matrix), where=totals > 0)
     size = max(4.0, 0.45 * num_classes + 2.5)
-    fig, axis = plt.subplots(figsize=(size, size), layout="constrained")
+    fig = _figure(figsize=(size, size))
+    axis = fig.subplots()
     image = axis.imshow(shown, cmap="Blues", vmin=0)
     fig.colorbar(image, ax=axis, shrink=0.8, label="fraction of row" if normalize else "count")
     axis.set_xticks(range(num_classes), [str(c) for c in class_names], rotation=45, ha="right")
@@ -263,7 +273,6 @@ def plot_trials(tuner_or_scores, *, objective=None, direction="max", title=None)
     fig.savefig("trials.png")
     ```
     """
-    plt = _pyplot()
     oracle_objective = getattr(getattr(tuner_or_scores, "oracle", None), "objective", None)
     if getattr(oracle_objective, "direction", None) in ("min", "max") and objective is None:
         direction = oracle_objective.direction
@@ -283,7 +292,8 @@ def plot_trials(tuner_or_scores, *, objective=None, direction="max", title=None)
         ):
             best = value
         running[index] = best
-    fig, axis = plt.subplots(figsize=(6, 3.8), layout="constrained")
+    fig = _figure(figsize=(6, 3.8))
+    axis = fig.subplots()
     axis.plot(trials, values, "o", label=f"{name} per trial")
     axis.step(trials, running, where="post", color="tab:orange", label="best so far")
     failed = trials[np.isnan(values)]
@@ -325,7 +335,6 @@ def plot_cross_validation(result, *, metric="loss", title=None):
     fig.savefig("cv.png")
     ```
     """
-    plt = _pyplot()
     histories = [_history_dict(h) for h in getattr(result, "histories", result)]
     if not histories:
         raise ValueError("plot_cross_validation: the result has no fold histories")
@@ -335,7 +344,8 @@ def plot_cross_validation(result, *, metric="loss", title=None):
             f"plot_cross_validation: no fold logged {metric!r}. "
             f"Available keys: {sorted(set().union(*histories))}"
         )
-    fig, axis = plt.subplots(figsize=(6.5, 4), layout="constrained")
+    fig = _figure(figsize=(6.5, 4))
+    axis = fig.subplots()
     for key, color in zip(keys, ("tab:blue", "tab:orange")):
         curves = [h[key] for h in histories if key in h]
         for fold, curve in enumerate(curves):

@@ -1,18 +1,23 @@
 """kerasext._memory: models trained one after another leave nothing behind once released."""
 
 import gc
+import sys
 
 import keras
 import numpy as np
 import pytest
-import tensorflow as tf
-from tensorflow.python.framework import func_graph
 
 import kerasext as kx
 from kerasext import _memory
 
+#: The leak and its fix concern TensorFlow's gradient registry; the module imports
+#: TensorFlow only inside these tests, so that collecting it on JAX or torch does not.
+tensorflow_only = pytest.mark.tensorflow_only("TensorFlow's gradient registry")
+
 
 def _live_graphs():
+    from tensorflow.python.framework import func_graph
+
     gc.collect()
     return sum(isinstance(o, func_graph.FuncGraph) for o in gc.get_objects())
 
@@ -26,6 +31,7 @@ def _train_one(x, y):
 DATA = (np.zeros((8, 3), "float32"), np.zeros((8, 1), "float32"))
 
 
+@tensorflow_only
 def test_the_leak_exists_without_the_release():
     """What the release fixes: a deleted model's train graph stays in the gradient registry."""
     before_names, before_graphs = _memory.custom_gradient_names(), _live_graphs()
@@ -43,6 +49,7 @@ def test_the_leak_exists_without_the_release():
     assert not (_memory.custom_gradient_names() & new)
 
 
+@tensorflow_only
 def test_session_releaser_frees_the_models_trained_between_calls():
     release = _memory.SessionReleaser()
     release()
@@ -55,7 +62,10 @@ def test_session_releaser_frees_the_models_trained_between_calls():
     assert _live_graphs() <= baseline_graphs
 
 
+@tensorflow_only
 def test_session_releaser_keeps_registrations_made_before_its_first_call():
+    import tensorflow as tf
+
     @tf.custom_gradient
     def doubled(x):
         return 2.0 * x, lambda dy: 2.0 * dy
@@ -78,6 +88,7 @@ def test_session_releaser_keeps_registrations_made_before_its_first_call():
     assert users <= _memory.custom_gradient_names()
 
 
+@pytest.mark.cross_backend
 def test_session_releaser_keeps_the_dtype_policy():
     keras.config.set_dtype_policy("mixed_float16")
     try:
@@ -87,6 +98,7 @@ def test_session_releaser_keeps_the_dtype_policy():
         keras.config.set_dtype_policy("float32")
 
 
+@tensorflow_only
 def test_forget_ignores_names_that_are_not_custom_gradients():
     from tensorflow.python.framework import ops
 
@@ -95,6 +107,7 @@ def test_forget_ignores_names_that_are_not_custom_gradients():
     assert "MatMul" in ops._gradient_registry.list()
 
 
+@tensorflow_only
 @pytest.mark.slow
 def test_cross_validate_leaves_no_fold_graph_behind():
     rng = np.random.default_rng(0)
@@ -111,3 +124,33 @@ def test_cross_validate_leaves_no_fold_graph_behind():
     assert len(result.fold_scores) == 4
     assert not (_memory.custom_gradient_names() - before_names)
     assert _live_graphs() <= before_graphs
+
+
+@pytest.mark.cross_backend
+def test_session_releaser_clears_the_session_without_tensorflow_off_its_backend(monkeypatch):
+    """Off TensorFlow the release is `clear_session` and garbage collection, nothing imported."""
+    if keras.backend.backend() == "tensorflow":
+        pytest.skip("TensorFlow is the backend")
+    imported = []
+
+    class Recorder:  # a meta-path finder that records, and refuses, TensorFlow imports
+        def find_spec(self, name, path=None, target=None):
+            if name.split(".")[0] in ("tensorflow", "tensorboard"):
+                imported.append(name)
+                raise ImportError(f"test: {name} may not be imported on {keras.backend.backend()}")
+            return None
+
+    for name in [m for m in sys.modules if m.split(".")[0] == "tensorflow"]:
+        monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setattr(sys, "meta_path", [Recorder(), *sys.meta_path])
+    cleared = []
+    real_clear = keras.backend.clear_session
+    monkeypatch.setattr(keras.backend, "clear_session",
+                        lambda **kwargs: (cleared.append(kwargs), real_clear(**kwargs)))
+    release = _memory.SessionReleaser()
+    for _ in range(2):
+        release()
+        _train_one(*DATA)
+    release()
+    assert len(cleared) == 3 and not imported
+    assert _memory.custom_gradient_names() == frozenset() and release.mark == frozenset()

@@ -3,7 +3,6 @@
 import keras
 import numpy as np
 import pytest
-import tensorflow as tf
 from sklearn.datasets import load_breast_cancer
 from sklearn.model_selection import GroupKFold, KFold, StratifiedKFold
 
@@ -41,6 +40,7 @@ def _build_dense(inputs=4, outputs=1, activation="sigmoid", loss="binary_crossen
     return build
 
 
+@pytest.mark.cross_backend
 def test_matches_hand_written_loop_on_breast_cancer(monkeypatch):
     x, y = _breast_cancer()
     seed, folds, fit_kwargs = 11, 3, {"epochs": 2, "batch_size": 64}
@@ -61,7 +61,11 @@ def test_matches_hand_written_loop_on_breast_cancer(monkeypatch):
     for fold, (train, test) in enumerate(hand_splits):
         set_random_seed(seed + fold)
         model = _build_logistic_regression()
-        model.fit(x[train], y[train], verbose=0, **fit_kwargs)
+        # The held-out part is the validation data, as cross_validate passes it: on torch,
+        # each validation pass draws from the global RNG (DataLoader's base seed), which
+        # the next epoch's shuffle then continues from.
+        model.fit(x[train], y[train], validation_data=(x[test], y[test]), verbose=0,
+                  **fit_kwargs)
         expected.append(
             model.evaluate(x[test], y[test], batch_size=64, verbose=0, return_dict=True)
         )
@@ -89,6 +93,7 @@ def test_matches_hand_written_loop_on_breast_cancer(monkeypatch):
     assert f"{result.mean['accuracy']:.4f}" in table
 
 
+@pytest.mark.cross_backend
 def test_dict_inputs_index_pairs_sample_weight_and_returned_models(rng):
     n = 24
     x = {
@@ -138,6 +143,7 @@ class _RecordsModels(keras.callbacks.Callback):
         type(self).seen.append((self, self.model))  # references, not ids: ids get reused
 
 
+@pytest.mark.cross_backend
 def test_callbacks_are_deep_copied_and_dtype_policy_kept_per_fold(rng):
     x = rng.normal(size=(12, 4)).astype("float32")
     y = (rng.uniform(size=12) > 0.5).astype("float32")
@@ -243,12 +249,41 @@ def test_inconsistent_or_unsplittable_data_is_refused():
     build = _build_dense()
     with pytest.raises(ValueError, match=r"same number of samples"):
         cross_validate(build, np.zeros((6, 4)), np.zeros((5,)), cv=2)
-    dataset = tf.data.Dataset.from_tensor_slices(np.zeros((6, 4)))
-    with pytest.raises(ValueError, match=r"tf.data datasets and generators"):
-        cross_validate(build, dataset, None, cv=2)
+    with pytest.raises(ValueError, match=r"tf.data datasets, torch DataLoaders and generators"):
+        cross_validate(build, (row for row in np.zeros((6, 4))), None, cv=2)
     with pytest.raises(ValueError, match=r"`fit_kwargs` may not contain 'x'"):
         cross_validate(build, np.zeros((6, 4)), np.zeros((6,)), cv=2, fit_kwargs={"x": 1})
     with pytest.raises(ValueError, match=r"Invalid `seed`"):
         cross_validate(build, np.zeros((6, 4)), np.zeros((6,)), cv=2, seed=1.5)
     with pytest.raises(ValueError, match=r"Fold 0 of `cv` has an empty test set"):
         cross_validate(build, np.zeros((6, 4)), np.zeros((6,)), cv=[(np.arange(6), [])])
+
+
+@pytest.mark.tensorflow_only("tf.data is TensorFlow's input pipeline")
+def test_tf_data_dataset_is_refused():
+    import tensorflow as tf
+
+    dataset = tf.data.Dataset.from_tensor_slices(np.zeros((6, 4)))
+    with pytest.raises(ValueError, match=r"tf.data datasets, torch DataLoaders and generators"):
+        cross_validate(_build_dense(), dataset, None, cv=2)
+
+
+@pytest.mark.cross_backend
+def test_backend_tensors_are_split_and_torch_data_loaders_refused():
+    """Inputs may be the backend's own tensors; torch's DataLoader cannot be indexed by fold."""
+    x = np.random.default_rng(0).normal(size=(8, 4)).astype("float32")
+    y = (x[:, 0] > 0).astype("float32")
+    result = cross_validate(
+        _build_dense(), keras.ops.convert_to_tensor(x), keras.ops.convert_to_tensor(y), cv=2,
+        fit_kwargs={"epochs": 1}, seed=0,
+    )
+    assert len(result.fold_scores) == 2
+    np.testing.assert_array_equal(np.sort(np.concatenate([t for _, t in result.splits])),
+                                  np.arange(8))
+    if keras.backend.backend() == "torch":
+        import torch
+
+        dataset = torch.utils.data.TensorDataset(torch.zeros(6, 4), torch.zeros(6))
+        for data in (dataset, torch.utils.data.DataLoader(dataset, batch_size=2)):
+            with pytest.raises(ValueError, match=r"torch DataLoaders"):
+                cross_validate(_build_dense(), data, None, cv=2)

@@ -2,13 +2,17 @@
 
 import sys
 
-import matplotlib
+import keras
 import numpy as np
 import pytest
 
-matplotlib.use("Agg")
+from kerasext import plot
 
-from kerasext import plot  # noqa: E402
+pytest.importorskip("matplotlib")
+
+# Figures are backend-neutral NumPy drawings; the metric result and the History come from
+# the active backend, so the module runs on each.
+pytestmark = pytest.mark.cross_backend
 
 
 class _Marker:
@@ -94,6 +98,28 @@ def test_plot_cross_validation_mean_and_band():
 
 
 def test_missing_matplotlib_names_the_extra(monkeypatch):
-    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    for name in ("matplotlib", "matplotlib.figure"):
+        monkeypatch.setitem(sys.modules, name, None)
     with pytest.raises(ImportError, match=r"kerasext\[plot\]"):
         plot.plot_trials([0.1, 0.2])
+
+
+def test_pyplot_is_left_alone_and_backend_tensors_are_drawn():
+    """No pyplot state changes (CONVENTIONS: never switch its backend); tensors are read."""
+    import matplotlib
+    import matplotlib.pyplot as plt
+    from sklearn.metrics import confusion_matrix
+
+    import kerasext as kx
+
+    backend, figures = matplotlib.get_backend(), plt.get_fignums()
+    y_true, y_pred = np.array([0, 1, 2, 2, 1, 0, 2]), np.array([0, 2, 2, 2, 1, 1, 0])
+    metric = kx.metrics.ConfusionMatrix(num_classes=3)
+    metric.update_state(y_true, keras.ops.one_hot(y_pred, 3))
+    fig = plot.plot_confusion_matrix(metric.result())  # the backend's own tensor
+    np.testing.assert_array_equal(fig.axes[0].images[0].get_array(),
+                                  confusion_matrix(y_true, y_pred))
+    history = {"loss": [keras.ops.convert_to_tensor(1.0), keras.ops.convert_to_tensor(0.5)]}
+    line = plot.plot_history(history).axes[0].get_lines()[0]
+    np.testing.assert_array_equal(line.get_ydata(), [1.0, 0.5])
+    assert matplotlib.get_backend() == backend and plt.get_fignums() == figures

@@ -118,13 +118,15 @@ class BackupAndRestore(keras.callbacks.BackupAndRestore):
 
     def __init__(self, backup_dir, save_freq="epoch", double_checkpoint=False,
                  delete_checkpoint=True):
-        super().__init__(backup_dir, save_freq=save_freq, double_checkpoint=double_checkpoint,
-                         delete_checkpoint=delete_checkpoint)
+        # Refused before Keras' constructor joins the path: on a remote path that goes
+        # through tf.io.gfile, which imports TensorFlow whatever the backend.
         if file_utils.is_remote_path(str(backup_dir)):
             raise ValueError(
                 "Invalid `backup_dir` argument value. Expected a local folder (backups are "
                 f"committed atomically with os.replace). Received: backup_dir={backup_dir!r}"
             )
+        super().__init__(backup_dir, save_freq=save_freq, double_checkpoint=double_checkpoint,
+                         delete_checkpoint=delete_checkpoint)
         self._pointer_path = os.path.join(backup_dir, POINTER)
         self._stateful = []
         self._pending_save = False
@@ -277,8 +279,9 @@ class BackupAndRestore(keras.callbacks.BackupAndRestore):
             self._save_model()
         self._pending_save = False
         delete_checkpoint = self.delete_checkpoint
-        # Under MultiWorkerMirroredStrategy every worker restores from the shared backup_dir,
-        # but only the chief may delete it (a worker would pull it from under the others).
+        # Under MultiWorkerMirroredStrategy (or several JAX processes) every worker restores
+        # from the shared backup_dir, but only the chief may delete it (a worker would pull
+        # it from under the others).
         self.delete_checkpoint = delete_checkpoint and self._is_chief()
         try:
             super().on_train_end(logs)
@@ -292,7 +295,14 @@ class BackupAndRestore(keras.callbacks.BackupAndRestore):
     def _is_chief(self):
         """Whether this worker writes backups (always, outside multi-worker training)."""
         strategy = getattr(self.model, "distribute_strategy", None)
-        return bool(getattr(getattr(strategy, "extended", None), "should_checkpoint", True))
+        if strategy is not None:  # TensorFlow: the strategy names its chief
+            return bool(getattr(getattr(strategy, "extended", None), "should_checkpoint", True))
+        if keras.backend.backend() == "jax":
+            # Several processes joined by `keras.distribution.initialize`: process 0 writes.
+            import jax
+
+            return jax.process_index() == 0
+        return True
 
     def _save_model(self):
         self._pending_save = False

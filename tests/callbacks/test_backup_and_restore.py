@@ -9,6 +9,8 @@ from kerasext._compat import set_random_seed
 from kerasext.callbacks import BackupAndRestore, EarlyStopping, OverfitDetector
 from tests import conformance
 
+pytestmark = pytest.mark.cross_backend
+
 EPOCHS = 30
 _rng = np.random.default_rng(0)
 X = _rng.normal(size=(64, 8)).astype("float32")
@@ -245,13 +247,37 @@ def test_mismatched_callbacks_warn(tmp_path):
 
 
 def test_remote_backup_dir_is_refused():
+    import sys
+
+    tensorflow_loaded = "tensorflow" in sys.modules
     with pytest.raises(ValueError, match="Expected a local folder"):
         BackupAndRestore("gs://bucket/backup")
+    # Refused before Keras reaches for tf.io.gfile (which would import TensorFlow on any backend).
+    assert ("tensorflow" in sys.modules) == tensorflow_loaded
 
 
+@pytest.mark.tensorflow_only("tf.distribute's should_checkpoint is TensorFlow-only")
 def test_only_the_chief_writes_or_deletes_backups():
     # A model whose strategy says "worker 1 of 2, not the chief" (TF_CONFIG set too):
     # the epoch-end backup must leave backup_dir untouched.
     from tests.distributed.train_common import backup_writes_only_on_chief
 
     assert backup_writes_only_on_chief()
+
+
+def test_only_jax_process_zero_writes_or_deletes_backups(tmp_path, monkeypatch):
+    """Several JAX processes (`keras.distribution.initialize`) share backup_dir: process 0 writes."""
+    if keras.backend.backend() != "jax":
+        pytest.skip("JAX processes exist on the JAX backend only")
+    import jax
+
+    backup_dir = str(tmp_path / "backup")
+    interrupted_run(backup_dir, Killer(1))  # process 0's backup of epochs 0 and 1
+    with open(os.path.join(backup_dir, "checkpoint.json")) as f:
+        written = json.load(f)["current"]
+    monkeypatch.setattr(jax, "process_index", lambda *args, **kwargs: 1)
+    model, callbacks, history = resume(backup_dir)
+    # Worker 1 resumed from process 0's backup, trained to the end, and neither wrote a
+    # backup of its own nor deleted the shared folder.
+    assert len(history.history["loss"]) < EPOCHS - 1
+    assert sorted(e for e in os.listdir(backup_dir) if e.startswith("ckpt-")) == [written]

@@ -6,6 +6,8 @@ from kerasext.callbacks import OverfitDetector
 from tests import conformance
 from tests.callbacks.helpers import drive, weight_epoch
 
+pytestmark = pytest.mark.cross_backend
+
 # A fixed run: the training error keeps falling, the validation error bottoms out
 # at epoch 8 (0-based) and then drifts up with noise.
 TRAIN = np.array([2.0, 1.6, 1.3, 1.1, 1.0, 0.9, 0.85, 0.8, 0.76, 0.74, 0.7, 0.69, 0.66, 0.65,
