@@ -161,6 +161,7 @@ def test_tutorial_renders_with_its_figures(browser, server):
 
 
 def test_search_finds_f1score(browser, server):
+    from selenium.common.exceptions import StaleElementReferenceException
     from selenium.webdriver.common.by import By
     from selenium.webdriver.common.keys import Keys
 
@@ -171,12 +172,18 @@ def test_search_finds_f1score(browser, server):
     box.send_keys("F1Score")
 
     def results(driver):
-        items = driver.find_elements(By.CSS_SELECTOR, ".md-search-result__item")
-        return items if any("F1Score" in item.text for item in items) else False
+        # Material re-renders the result list as the query settles: an item read mid-render is
+        # stale, so the whole read is retried until it completes on one rendering.
+        try:
+            items = driver.find_elements(By.CSS_SELECTOR, ".md-search-result__item")
+            if not any("F1Score" in item.text for item in items):
+                return False
+            return [urllib.parse.urlsplit(a.get_attribute("href")) for item in items
+                    for a in item.find_elements(By.CSS_SELECTOR, "a")]
+        except StaleElementReferenceException:
+            return False
 
-    items = wait_for(browser, results, "the search found nothing for F1Score")
-    links = [urllib.parse.urlsplit(a.get_attribute("href")) for item in items
-             for a in item.find_elements(By.CSS_SELECTOR, "a")]
+    links = wait_for(browser, results, "the search found nothing for F1Score")
     assert any(link.path.endswith("/reference/metrics/")
                and link.fragment == "kerasext.metrics.F1Score" for link in links), links
     browser.save_screenshot(str(OUT / "search_f1score.png"))
