@@ -434,7 +434,8 @@ def plot_trials(tuner_or_scores, *, objective=None, direction="max", title=None)
     fig = _figure(figsize=(6, 3.8))
     axis = fig.subplots()
     axis.plot(trials, values, "o", label=f"{name} per trial")
-    axis.step(trials, running, where="post", color="tab:orange", label="best so far")
+    axis.step(trials, running, where="post", color="tab:orange",
+              label=f"best so far ({'highest' if direction == 'max' else 'lowest'})")
     failed = trials[np.isnan(values)]
     if len(failed):
         axis.plot(failed, np.full(len(failed), np.nanmin(values) if np.isfinite(values).any()
@@ -442,7 +443,7 @@ def plot_trials(tuner_or_scores, *, objective=None, direction="max", title=None)
     from matplotlib.ticker import MaxNLocator
 
     axis.xaxis.set_major_locator(MaxNLocator(integer=True))
-    axis.set_xlabel("trial")
+    axis.set_xlabel("trial (1 = first)")
     axis.set_ylabel(name)
     axis.set_title(title or "Tuner trials")
     axis.grid(alpha=0.3)

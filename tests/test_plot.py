@@ -225,7 +225,8 @@ def test_plot_trials_running_best(direction):
     fig = plot.plot_trials(scores, direction=direction)
     axis = fig.axes[0]
     _legible(axis)
-    best_line = next(line for line in axis.get_lines() if line.get_label() == "best so far")
+    best_line = next(line for line in axis.get_lines() if line.get_label().startswith("best"))
+    assert best_line.get_label() == f"best so far ({'highest' if direction == 'max' else 'lowest'})"
     values = np.array([np.nan if s is None else s for s in scores])
     # Independent reference: NumPy's accumulate over the finite values, carried forward.
     filled = np.where(np.isnan(values), -np.inf if direction == "max" else np.inf, values)
