@@ -112,9 +112,9 @@ def main(argv=None):
     print(f"training loss {logs['loss'][0]:.3f} -> {logs['loss'][-1]:.3f}; validation loss "
           f"{logs['val_loss'][0]:.3f} -> min {min(logs['val_loss']):.3f} -> "
           f"{logs['val_loss'][-1]:.3f}; final gap {logs['overfit_gap'][-1]:.3f}")
-    print(f"best validation epoch (1-based): {stopper.best_epoch + 1}")
+    print(f"best validation epoch (0-based, as on the figure): {stopper.best_epoch}")
     for name, detector in detectors.items():
-        onset = "never" if detector.onset_epoch is None else f"epoch {detector.onset_epoch + 1}"
+        onset = "never" if detector.onset_epoch is None else f"after epoch {detector.onset_epoch}"
         print(f"  {name} fired: {onset}")
     print(f"clean test loss / accuracy, last weights:     {last_loss:.3f} / {last_accuracy:.3f}")
     print(f"clean test loss / accuracy, restored weights: {restored_loss:.3f} / "

@@ -19,7 +19,7 @@ __all__ = [
 ]
 
 
-def _figure(**kwargs):
+def _figure(layout="constrained", **kwargs):
     """A new `matplotlib.figure.Figure`, outside pyplot.
 
     pyplot is left alone: its global backend stays what the user chose (a
@@ -33,7 +33,7 @@ def _figure(**kwargs):
             "kerasext.plot needs matplotlib, which is not installed. Install the `plot` extra: "
             '`pip install "kerasext[plot]"` (or `pip install matplotlib`).'
         ) from error
-    return Figure(layout="constrained", **kwargs)
+    return Figure(layout=layout, **kwargs)
 
 
 def _to_numpy(value, dtype="float64"):
@@ -66,12 +66,79 @@ def _history_dict(history):
     return scalar_logs
 
 
-def _find_epoch(callbacks, attribute):
+# Quantities the epoch logs hold that are no metric's training / validation pair:
+# (what it is, axis label, legend label).
+_DERIVED_LOGS = {
+    "overfit_gl": ("generalization loss", "GL (%)", "GL: % above the lowest val. error"),
+    "overfit_pq": ("generalization loss / training progress", "PQ", "PQ at the latest strip end"),
+    "overfit_up": ("strips with rising val. error", "UP (strips)", "UP at the latest strip end"),
+    "overfit_gap": ("generalization gap", "val. error - training error", "gap"),
+    "learning_rate": ("learning rate", "learning rate", "learning rate"),
+    "lr": ("learning rate", "learning rate", "learning rate"),
+}
+_EPOCH_LABEL = "epoch (0 = first, as History.epoch)"
+_REPORT_AVERAGES = ("macro", "weighted", "micro", "samples")
+_REPORT_KEPT = ("accuracy", "macro_avg_f1_score")
+
+
+def _report_prefixes(names):
+    """Names of the classification reports whose per-row entries fill the logs."""
+    prefixes = set()
+    for name in names:
+        for average in _REPORT_AVERAGES:
+            suffix = f"_{average}_avg_support"
+            if name.endswith(suffix):
+                prefixes.add(name[: -len(suffix)])
+    return prefixes
+
+
+def _default_metrics(logs):
+    """The loss first, then the compiled metrics; breakdowns and derived logs left out.
+
+    Left out: the detector's `overfit_*` entries and the learning rate (derived
+    from training, drawn when asked for), supports (counts, not curves) and, of a
+    classification report, every row but its accuracy and macro F1.
+    """
+    names = []
+    for key in logs:
+        name = key.removeprefix("val_")
+        if name not in names:
+            names.append(name)
+    reports = _report_prefixes(names)
+    kept_report_rows = {f"{prefix}_{row}" for prefix in reports for row in _REPORT_KEPT}
+
+    def main(name):
+        if name in _DERIVED_LOGS or name.startswith("overfit_") or name.endswith("_support"):
+            return False
+        if any(name.startswith(f"{prefix}_") for prefix in reports):
+            return name in kept_report_rows
+        return True
+
+    chosen = [name for name in names if main(name)]
+    # Keras sorts the logs by name (`accuracy` before `loss`): the loss leads.
+    return sorted(chosen, key=lambda name: name != "loss")
+
+
+def _find_callback(callbacks, attribute):
+    """The first callback with a non-negative `attribute`, and that value."""
     for callback in callbacks or ():
         value = getattr(callback, attribute, None)
         if value is not None and value >= 0:
-            return int(value)
-    return None
+            return callback, int(value)
+    return None, None
+
+
+def _integer_epochs(axis):
+    from matplotlib.ticker import MaxNLocator
+
+    axis.xaxis.set_major_locator(MaxNLocator(integer=True))
+    axis.set_xlabel(_EPOCH_LABEL)
+
+
+def _grid_shape(count, columns):
+    """Rows and columns of a grid of `count` panels, at most `columns` wide, rows balanced."""
+    rows = math.ceil(count / columns)
+    return rows, math.ceil(count / rows)
 
 
 def plot_history(
@@ -82,28 +149,34 @@ def plot_history(
     onset_epoch=None,
     callbacks=None,
     title=None,
+    columns=3,
 ):
     """Plots training and validation curves, marking the best epoch and overfitting onset.
 
-    One panel per quantity: each training metric `m` is drawn with its
-    validation curve `val_m` when the logs have one. Epochs are numbered from 1
-    on the x axis; `best_epoch` and `onset_epoch` are 0-based indices, as
-    `kerasext.callbacks.EarlyStopping.best_epoch` and
-    `kerasext.callbacks.OverfitDetector.onset_epoch` report them.
+    One panel per quantity, in a grid at most `columns` panels wide: each
+    training metric `m` is drawn with its validation curve `val_m` when the
+    logs have one; a derived log (`overfit_gl` and the other entries of
+    `kerasext.callbacks.OverfitDetector`, `learning_rate`) is drawn and
+    labelled as what it is. Epochs are 0-based on the x axis, as Keras'
+    `History.epoch`, `kerasext.callbacks.EarlyStopping.best_epoch` and
+    `kerasext.callbacks.OverfitDetector.onset_epoch` number them.
 
     Args:
         history: a `keras.callbacks.History` (what `fit` returns), or its
             `.history` dict of per-epoch lists.
-        metrics: the quantities to draw (names without `val_`). Defaults to
-            `None`: every training quantity in the logs, `overfit_*` entries
-            left out.
+        metrics: the quantities to draw (names without `val_`), in panel
+            order. Defaults to `None`: the loss first, then each compiled
+            metric; left out are `overfit_*` entries, the learning rate,
+            supports and, of a `kerasext.metrics.ClassificationReport`,
+            every entry but its accuracy and macro F1.
         best_epoch: 0-based epoch to mark as the best. Defaults to `None`:
             read from the `best_epoch` attribute of `callbacks`.
         onset_epoch: 0-based epoch where overfitting began. Defaults to `None`:
             read from the `onset_epoch` attribute of `callbacks`.
         callbacks: callbacks used in the fit, read for `best_epoch` and
-            `onset_epoch`. Defaults to `None`.
+            `onset_epoch` (and the detector's `criterion`). Defaults to `None`.
         title: figure title. Defaults to `None` (no title).
+        columns: most panels in a row. Defaults to `3`.
 
     Returns:
         A `matplotlib.figure.Figure`.
@@ -125,44 +198,52 @@ def plot_history(
     """
     logs = _history_dict(history)
     if metrics is None:
-        metrics = [
-            key for key in logs
-            if not key.startswith("val_") and not key.startswith("overfit_")
-        ]
-        if not metrics:  # only validation entries were logged
-            metrics = [key.removeprefix("val_") for key in logs if key.startswith("val_")]
+        metrics = _default_metrics(logs)
     elif isinstance(metrics, str):
         metrics = [metrics]
     missing = [m for m in metrics if m not in logs and f"val_{m}" not in logs]
-    if missing:
+    if missing or not metrics:
         raise ValueError(
             f"plot_history: no scalar logs for {missing} (per-class vectors are not drawn). "
             f"Available keys: {sorted(logs)}"
         )
+    if not isinstance(columns, int) or isinstance(columns, bool) or columns < 1:
+        raise ValueError(
+            "Invalid `columns` argument value. Expected a positive integer. "
+            f"Received: columns={columns!r}"
+        )
+    detector, found_onset = _find_callback(callbacks, "onset_epoch")
     if best_epoch is None:
-        best_epoch = _find_epoch(callbacks, "best_epoch")
+        best_epoch = _find_callback(callbacks, "best_epoch")[1]
     if onset_epoch is None:
-        onset_epoch = _find_epoch(callbacks, "onset_epoch")
+        onset_epoch = found_onset
+    criterion = getattr(detector, "criterion", None)
+    onset_label = (f"{criterion.upper()} criterion fired" if isinstance(criterion, str)
+                   else "overfitting onset")
 
-    fig = _figure(figsize=(5 * len(metrics), 3.8))
-    axes = fig.subplots(1, len(metrics), squeeze=False)
-    for axis, metric in zip(axes[0], metrics):
-        for key, label, style in ((metric, "training", "-"), (f"val_{metric}", "validation", "-")):
+    rows, cols = _grid_shape(len(metrics), columns)
+    fig = _figure(figsize=(4.6 * cols, 3.4 * rows + (0.4 if title else 0.0)))
+    axes = fig.subplots(rows, cols, squeeze=False).ravel()
+    for axis in axes[len(metrics):]:
+        axis.remove()
+    for axis, metric in zip(axes, metrics):
+        derived = _DERIVED_LOGS.get(metric)
+        pairs = ((metric, derived[2] if derived else "training"), (f"val_{metric}", "validation"))
+        for key, label in pairs:
             if key in logs:
                 values = logs[key]
                 # With validation_freq > 1 Keras logs fewer validation values: spread them out.
-                epochs = np.linspace(1, len(logs.get(metric, values)), num=len(values))
-                axis.plot(epochs, values, style, marker="." if len(values) < 40 else None,
-                          label=label)
+                epochs = np.linspace(0, len(logs.get(metric, values)) - 1, num=len(values))
+                axis.plot(epochs, values, marker="." if len(values) < 40 else None, label=label)
         if best_epoch is not None:
-            axis.axvline(best_epoch + 1, color="tab:green", linestyle="--",
-                         label=f"best epoch ({best_epoch + 1})")
+            axis.axvline(best_epoch, color="tab:green", linestyle="--",
+                         label=f"best epoch ({best_epoch})")
         if onset_epoch is not None:
-            axis.axvline(onset_epoch + 1, color="tab:red", linestyle=":",
-                         label=f"overfitting onset ({onset_epoch + 1})")
-        axis.set_xlabel("epoch")
-        axis.set_ylabel(metric)
-        axis.set_title(metric)
+            axis.axvline(onset_epoch, color="tab:red", linestyle=":",
+                         label=f"{onset_label} ({onset_epoch})")
+        _integer_epochs(axis)
+        axis.set_ylabel(derived[1] if derived else metric)
+        axis.set_title(f"{metric}: {derived[0]}" if derived else metric)
         axis.grid(alpha=0.3)
         axis.legend(fontsize="small")
     if title:
@@ -170,16 +251,51 @@ def plot_history(
     return fig
 
 
+_NORMALIZE = {
+    "true": ("fraction of the true class (row)", 1),
+    "pred": ("fraction of the predicted class (column)", 0),
+    "all": ("fraction of all samples", None),
+}
+
+
+def _normalization(matrix, normalize):
+    """Mode of `normalize` given, or what a matrix of rates was divided by, else None."""
+    if normalize is True:
+        return "true"
+    if normalize in _NORMALIZE:
+        return normalize
+    if normalize not in (False, None):
+        raise ValueError(
+            "Invalid `normalize` argument value. Expected one of "
+            f"{{False, True, None, 'true', 'pred', 'all'}}. Received: normalize={normalize!r}"
+        )
+    if matrix.size == 0 or np.all(matrix == np.round(matrix)):
+        return None
+    for mode, (_, axis) in _NORMALIZE.items():
+        sums = matrix.sum(axis=axis)
+        if np.allclose(sums[sums > 0] if np.ndim(sums) else sums, 1.0, atol=1e-4):
+            return mode
+    return "other"
+
+
 def plot_confusion_matrix(matrix, *, class_names=None, normalize=False, title=None):
-    """Draws a confusion matrix (rows: true class, columns: predicted class) with counts.
+    """Draws a confusion matrix (rows: true class, columns: predicted class).
+
+    Cells print whole numbers for counts and two decimals for rates; the
+    colorbar says which. A matrix that is already normalized (e.g. from
+    `kerasext.metrics.ConfusionMatrix(normalize="true")`) is recognized by
+    its sums and labelled as such.
 
     Args:
-        matrix: a (C, C) array of counts, e.g. the result of
+        matrix: a (C, C) array of counts (or rates), e.g. the result of
             `kerasext.metrics.ConfusionMatrix` or
             `sklearn.metrics.confusion_matrix`.
         class_names: C labels for the axes. Defaults to `None`: 0 .. C-1.
-        normalize: divide each row by its total, so cells read as the recall
-            of each true class. Defaults to `False`.
+        normalize: divide the counts, as scikit-learn's `normalize`:
+            `"true"` (or `True`) by each row's total (cells read as the
+            recall of each true class), `"pred"` by each column's total
+            (precision of each predicted class), `"all"` by the grand total.
+            Defaults to `False` (the matrix as given).
         title: axes title. Defaults to `None`: "Confusion matrix".
 
     Returns:
@@ -206,25 +322,48 @@ def plot_confusion_matrix(matrix, *, class_names=None, normalize=False, title=No
         raise ValueError(
             f"class_names has {len(class_names)} entries for a {num_classes}x{num_classes} matrix"
         )
+    mode = _normalization(matrix, normalize)
     shown = matrix
-    if normalize:
-        totals = matrix.sum(axis=1, keepdims=True)
+    if normalize not in (False, None):
+        axis_sum = _NORMALIZE[mode][1]
+        totals = matrix.sum(axis=axis_sum, keepdims=True) if axis_sum is not None \
+            else matrix.sum(keepdims=True)
         shown = np.divide(matrix, totals, out=np.zeros_like(matrix), where=totals > 0)
-    size = max(4.0, 0.45 * num_classes + 2.5)
-    fig = _figure(figsize=(size, size))
+    if mode is None:
+        bar_label, texts = "count", [[f"{v:.0f}" for v in row] for row in shown]
+    else:
+        bar_label = _NORMALIZE[mode][0] if mode in _NORMALIZE else "value"
+        texts = [[f"{v:.2f}" for v in row] for row in shown]
+
+    # Square cells whatever the class count; the colorbar takes a fixed strip on the right.
+    side = max(3.2, 0.5 * num_classes + 1.6)
+    # "compressed" fits the colorbar to the square image, so it never reaches the title.
+    fig = _figure(layout="compressed", figsize=(side + 1.6, side + 0.9))
     axis = fig.subplots()
-    image = axis.imshow(shown, cmap="Blues", vmin=0)
-    fig.colorbar(image, ax=axis, shrink=0.8, label="fraction of row" if normalize else "count")
-    axis.set_xticks(range(num_classes), [str(c) for c in class_names], rotation=45, ha="right")
-    axis.set_yticks(range(num_classes), [str(c) for c in class_names])
+    image = axis.imshow(shown, cmap="Blues", vmin=0, vmax=1.0 if mode in _NORMALIZE else None)
+    colorbar = fig.colorbar(image, ax=axis, label=bar_label)
+    if mode is None:
+        from matplotlib.ticker import MaxNLocator
+
+        colorbar.locator = MaxNLocator(integer=True)
+        colorbar.update_ticks()
+    # Text sized to its cell: a cell is about `side / num_classes` inches wide.
+    cell_points = 72.0 * (side - 0.6) / max(num_classes, 1)
+    names = [str(c) for c in class_names]
+    # Names wider than their column are slanted; short ones (digits) stay upright.
+    slanted = max((len(n) for n in names), default=0) * 0.6 * 10 > 0.9 * cell_points
+    axis.set_xticks(range(num_classes), names, rotation=45 if slanted else 0,
+                    ha="right" if slanted else "center", rotation_mode="anchor")
+    axis.set_yticks(range(num_classes), names)
     axis.set_xlabel("predicted class")
     axis.set_ylabel("true class")
     axis.set_title(title or "Confusion matrix")
+    widest = max((len(t) for row in texts for t in row), default=1)
+    fontsize = float(np.clip(0.8 * cell_points / (0.62 * widest), 5.0, 10.0))
     threshold = shown.max() / 2 if shown.size else 0
     for i in range(num_classes):
         for j in range(num_classes):
-            text = f"{shown[i, j]:.2f}" if normalize else f"{matrix[i, j]:g}"
-            axis.text(j, i, text, ha="center", va="center", fontsize="small",
+            axis.text(j, i, texts[i][j], ha="center", va="center", fontsize=fontsize,
                       color="white" if shown[i, j] > threshold else "black")
     return fig
 
@@ -295,7 +434,8 @@ def plot_trials(tuner_or_scores, *, objective=None, direction="max", title=None)
     fig = _figure(figsize=(6, 3.8))
     axis = fig.subplots()
     axis.plot(trials, values, "o", label=f"{name} per trial")
-    axis.step(trials, running, where="post", color="tab:orange", label="best so far")
+    axis.step(trials, running, where="post", color="tab:orange",
+              label=f"best so far ({'highest' if direction == 'max' else 'lowest'})")
     failed = trials[np.isnan(values)]
     if len(failed):
         axis.plot(failed, np.full(len(failed), np.nanmin(values) if np.isfinite(values).any()
@@ -303,7 +443,7 @@ def plot_trials(tuner_or_scores, *, objective=None, direction="max", title=None)
     from matplotlib.ticker import MaxNLocator
 
     axis.xaxis.set_major_locator(MaxNLocator(integer=True))
-    axis.set_xlabel("trial")
+    axis.set_xlabel("trial (1 = first)")
     axis.set_ylabel(name)
     axis.set_title(title or "Tuner trials")
     axis.grid(alpha=0.3)
@@ -313,6 +453,8 @@ def plot_trials(tuner_or_scores, *, objective=None, direction="max", title=None)
 
 def plot_cross_validation(result, *, metric="loss", title=None):
     """Plots one metric's per-fold training curves and their mean with a +-1 std band.
+
+    Epochs are 0-based on the x axis, as in Keras' `History.epoch`.
 
     Args:
         result: what `kerasext.model_selection.cross_validate` returns (read
@@ -349,7 +491,7 @@ def plot_cross_validation(result, *, metric="loss", title=None):
     for key, color in zip(keys, ("tab:blue", "tab:orange")):
         curves = [h[key] for h in histories if key in h]
         for fold, curve in enumerate(curves):
-            axis.plot(range(1, len(curve) + 1), curve, color=color, alpha=0.3, linewidth=1,
+            axis.plot(range(len(curve)), curve, color=color, alpha=0.3, linewidth=1,
                       label=f"{key}, per fold" if fold == 0 else None)
         # Folds may stop at different epochs (early stopping): average what each epoch has.
         length = max(len(c) for c in curves)
@@ -359,12 +501,12 @@ def plot_cross_validation(result, *, metric="loss", title=None):
         counts = np.sum(~np.isnan(padded), axis=0)
         mean = np.nansum(padded, axis=0) / counts
         std = np.sqrt(np.nansum((padded - mean) ** 2, axis=0) / counts)
-        epochs = np.arange(1, length + 1)
+        epochs = np.arange(length)
         axis.plot(epochs, mean, color=color, linewidth=2.2,
                   label=f"{key}, mean of {len(curves)} folds")
         axis.fill_between(epochs, mean - std, mean + std, color=color, alpha=0.15,
                           label=f"{key}, ±1 std")
-    axis.set_xlabel("epoch")
+    _integer_epochs(axis)
     axis.set_ylabel(metric)
     axis.set_title(title or f"Cross-validation: {metric}")
     axis.grid(alpha=0.3)

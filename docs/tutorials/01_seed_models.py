@@ -271,9 +271,9 @@ for name, run in (
     ("ConvNet", cnn_history),
     ("RecurrentNet (GRU)", rnn_history),
 ):
-    epochs = np.arange(1, len(run.history["val_accuracy"]) + 1)
+    epochs = np.arange(len(run.history["val_accuracy"]))
     axis.plot(epochs, run.history["val_accuracy"], marker=".", label=name)
-axis.set_xlabel("epoch")
+axis.set_xlabel("epoch (0 = first, as History.epoch)")
 axis.set_ylabel("validation accuracy")
 axis.set_title("two ways to read the same digits")
 axis.grid(alpha=0.3)

@@ -143,8 +143,8 @@ history = model.fit(
 )
 restored_accuracy = model.evaluate(x_test, y_test, verbose=0)[1]
 print(
-    f"GL_5 fired after epoch {detector.onset_epoch + 1}; "
-    f"best validation epoch {keeper.best_epoch + 1}"
+    f"GL_5 fired after epoch {detector.onset_epoch}; "
+    f"best validation epoch {keeper.best_epoch} (epochs 0-based, as History.epoch)"
 )
 print(
     f"clean test accuracy: last epoch {test_scores.accuracy[-1]:.3f}, "
@@ -171,21 +171,21 @@ kx.plot.plot_history(
 # %%
 fig = Figure(figsize=(6, 3.5), layout="constrained")
 axis = fig.subplots()
-epochs = np.arange(1, len(test_scores.accuracy) + 1)
+epochs = np.arange(len(test_scores.accuracy))
 axis.plot(epochs, test_scores.accuracy, marker=".", label="clean test accuracy")
 axis.axvline(
-    keeper.best_epoch + 1,
+    keeper.best_epoch,
     color="tab:green",
     linestyle="--",
-    label=f"lowest validation loss ({keeper.best_epoch + 1})",
+    label=f"lowest validation loss ({keeper.best_epoch})",
 )
 axis.axvline(
-    detector.onset_epoch + 1,
+    detector.onset_epoch,
     color="tab:red",
     linestyle=":",
-    label=f"GL_5 onset ({detector.onset_epoch + 1})",
+    label=f"GL_5 onset ({detector.onset_epoch})",
 )
-axis.set_xlabel("epoch")
+axis.set_xlabel("epoch (0 = first, as History.epoch)")
 axis.set_ylabel("accuracy")
 axis.grid(alpha=0.3)
 axis.legend(fontsize="small")
@@ -213,7 +213,7 @@ stopped = model.fit(
 print(
     f"stop reason: {stopper.stop_reason}, "
     f"after epoch {len(stopped.history['loss'])}, "
-    f"best epoch {stopper.best_epoch + 1} (val_loss {stopper.best:.3f})"
+    f"best epoch {stopper.best_epoch} (val_loss {stopper.best:.3f})"
 )
 print(
     f"clean test accuracy {model.evaluate(x_test, y_test, verbose=0)[1]:.3f}, "
@@ -252,8 +252,8 @@ for name, scores in (
     ("no regularization", test_scores),
     ("dropout 0.5 + L2 1e-4", regularized_scores),
 ):
-    axis.plot(np.arange(1, EPOCHS + 1), scores.accuracy, label=name)
-axis.set_xlabel("epoch")
+    axis.plot(np.arange(EPOCHS), scores.accuracy, label=name)
+axis.set_xlabel("epoch (0 = first, as History.epoch)")
 axis.set_ylabel("clean test accuracy")
 axis.grid(alpha=0.3)
 axis.legend()

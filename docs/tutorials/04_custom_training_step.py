@@ -203,11 +203,11 @@ for name, wrap in (
 # %%
 fig = Figure(figsize=(10, 3.6), layout="constrained")
 accuracy_axis, sharpness_axis = fig.subplots(1, 2)
-epochs = np.arange(1, EPOCHS + 1)
+epochs = np.arange(EPOCHS)
 for name, logs in runs.items():
     accuracy_axis.plot(epochs, logs["val_accuracy"], label=name)
 accuracy_axis.set_title("clean test accuracy (trained on 30% noisy labels)")
-accuracy_axis.set_xlabel("epoch")
+accuracy_axis.set_xlabel("epoch (0 = first, as History.epoch)")
 accuracy_axis.grid(alpha=0.3)
 accuracy_axis.legend()
 sam_logs = runs["SAM, rho=0.05"]
@@ -215,7 +215,7 @@ sharpness_axis.plot(epochs, sam_logs["loss"], label="loss at w")
 sharpness_axis.plot(epochs, sam_logs["perturbed_loss"], label="loss at w + e")
 sharpness_axis.plot(epochs, sam_logs["sharpness"], label="sharpness")
 sharpness_axis.set_title("what SAM logs")
-sharpness_axis.set_xlabel("epoch")
+sharpness_axis.set_xlabel("epoch (0 = first, as History.epoch)")
 sharpness_axis.grid(alpha=0.3)
 sharpness_axis.legend()
 fig
