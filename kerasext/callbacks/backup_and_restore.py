@@ -12,10 +12,11 @@ from keras.src.utils import file_utils
 
 from kerasext.api_export import kerasext_export
 from kerasext.callbacks._state import (
+    close_fit_group,
     decode,
     deepcopy_without_fit,
     encode,
-    next_sequence,
+    join_fit_group,
     siblings_of,
     state_keys,
 )
@@ -62,9 +63,11 @@ class BackupAndRestore(keras.callbacks.BackupAndRestore):
     `os.replace`: a crash while writing leaves the previous backup intact and
     used. `backup_dir` must therefore be a local path.
 
-    The sibling callbacks are found through the `params` dict that
-    `keras.callbacks.CallbackList` hands to every callback of one `fit` call
-    (see `kerasext/callbacks/_state.py`). Their states are matched on resume
+    The sibling callbacks are the kerasext callbacks to which the same
+    `keras.callbacks.CallbackList` gave the model (`set_model`) just before
+    training began: those of the same `fit` call, or of a `CallbackList` that
+    a custom training loop builds (with or without `params`); see
+    `kerasext/callbacks/_state.py`. Their states are matched on resume
     by class and rank among callbacks of that class, so keep the same list.
     The backup is written once every kerasext callback has seen the epoch's
     end: at this callback's own `on_epoch_end` when it comes after them in the
@@ -150,13 +153,18 @@ class BackupAndRestore(keras.callbacks.BackupAndRestore):
         clone._pending_save = False
         return clone
 
+    def set_model(self, model):
+        super().set_model(model)
+        join_fit_group(self, model)
+
     def set_params(self, params):
         super().set_params(params)
-        self._fit_sequence = next_sequence()
+        close_fit_group(self)
 
     # ------------------------------------------------------------------ restore
 
     def on_train_begin(self, logs=None):
+        close_fit_group(self)
         self._stateful = siblings_of(self)
         self._keys = state_keys(self._stateful)
         self._pending_save = False
