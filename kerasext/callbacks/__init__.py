@@ -1,7 +1,7 @@
 """kerasext.callbacks: early stopping that survives preemption, and an overfitting detector.
 
 - `EarlyStopping`: Keras' early stopping plus thresholds, NaN checks, relative
-  `min_delta`, a baseline gate and best weights restored at every end of training.
+  `min_delta` and best weights restored at every end of training, in Keras' argument order.
 - `OverfitDetector`: Prechelt's GL / PQ / UP criteria and the train/validation gap.
 - `BackupAndRestore`: Keras' backup callback that also saves and restores the
   state of the callbacks above, atomically.

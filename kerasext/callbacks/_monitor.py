@@ -2,6 +2,8 @@
 
 import math
 
+import numpy as np
+
 try:  # Keras' containers of compiled metrics (private; looked up by duck typing if moved)
     from keras.src.trainers.compile_utils import CompileMetrics, MetricsList
 
@@ -86,6 +88,31 @@ def resolve_direction(callback_name, monitor, mode, model):
         "minimized or maximized: no metric of the model named "
         f"{name!r} has a `_direction`, and the name says nothing. Pass mode='min' or mode='max'."
     )
+
+
+def scalar_log(callback_name, key, value):
+    """The logged `value` of `key` as a Python float.
+
+    Keras logs some metrics as arrays: `keras.metrics.F1Score()` (with its
+    default `average=None`) logs a one-element array on a single-output
+    model. A one-element array is read as its element; a longer one is
+    refused, since it holds one value per class and none of them is "the"
+    monitored value.
+    """
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    if not isinstance(value, (np.ndarray, np.generic)):
+        import keras
+
+        value = keras.ops.convert_to_numpy(value)
+    array = np.asarray(value)
+    if array.size != 1:
+        raise ValueError(
+            f"{callback_name}: {key} is logged as an array of shape {array.shape}, not as one "
+            "number; it cannot be monitored. Monitor a scalar quantity (e.g. "
+            "`keras.metrics.F1Score(average='macro')` logs one number for all classes)."
+        )
+    return float(array.reshape(()))
 
 
 def missing_key_error(callback_name, argument, key, logs):

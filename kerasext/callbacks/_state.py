@@ -1,17 +1,22 @@
 """The resumable-state protocol shared by the kerasext callbacks.
 
-A Keras callback does not see its siblings: `fit` wraps the list it receives
-in a `keras.callbacks.CallbackList`, which calls `set_model(model)` and then
-`set_params(params)` on every callback in list order, passing all of them the
-*same* `params` dict object. kerasext uses that identity as the token of one
-`fit` call:
+A Keras callback does not see its siblings: `fit` (or a user's own training
+loop) wraps the callbacks in a `keras.callbacks.CallbackList`, which calls
+`set_model(model)` on every callback in list order, before any of them sees
+`set_params` or `on_train_begin`. kerasext builds its *fit groups* on that
+public call, and on nothing else:
 
-- a `StatefulCallback` registers itself (weakly) when `set_params` is called,
-  with a sequence number that records its position in the list;
-- `kerasext.callbacks.BackupAndRestore` finds, at `on_train_begin`, the
-  registered callbacks whose `params` is its own `params` object and whose
-  model is its model: exactly the stateful callbacks of the same `fit` call,
-  in list order;
+- every kerasext callback (a `StatefulCallback` or
+  `kerasext.callbacks.BackupAndRestore`) joins, in `set_model(model)`, the
+  open group of `model`, with a sequence number that records its position in
+  the list; when `model` has no open group, it opens a new one;
+- the group closes (no callback joins it any more) as soon as one of its
+  members gets `set_params` or `on_train_begin`: the next `set_model` with
+  that model (the next `fit`) opens a new group;
+- `kerasext.callbacks.BackupAndRestore` reads, at `on_train_begin`, the
+  `StatefulCallback`s of its group: exactly the kerasext callbacks of the same
+  `fit` call (or `CallbackList`), in list order, whether or not `params` were
+  given;
 - each of them implements `get_state()` (a dict of JSON values and NumPy
   arrays), `set_state(state)` and `reset_state()`.
 
@@ -27,16 +32,57 @@ import weakref
 import keras
 import numpy as np
 
-_LIVE = weakref.WeakSet()
 _SEQUENCE = itertools.count()
+#: model -> its open `_FitGroup` (weak keys: a group never keeps a model alive).
+_OPEN_GROUPS = weakref.WeakKeyDictionary()
 
 #: Attributes a deep copy does not carry over: the model of an earlier fit and
-#: that fit's params (keras-tuner deep-copies callbacks for every trial).
-_NOT_COPIED = ("_model", "params", "_pending_state", "_began")
+#: that fit's params and group (keras-tuner deep-copies callbacks for every trial).
+_NOT_COPIED = ("_model", "params", "_pending_state", "_began", "_fit_group")
 
 
 def next_sequence():
     return next(_SEQUENCE)
+
+
+class _FitGroup:
+    """The kerasext callbacks given the same model by one `CallbackList` (weakly held)."""
+
+    def __init__(self):
+        self.members = []
+        self.closed = False
+
+    def add(self, callback):
+        if not any(ref() is callback for ref in self.members):
+            self.members.append(weakref.ref(callback))
+
+    def alive(self):
+        return [member for member in (ref() for ref in self.members) if member is not None]
+
+
+def join_fit_group(callback, model):
+    """Called from `set_model`: `callback` joins `model`'s open group (or opens one)."""
+    callback._fit_sequence = next_sequence()
+    if model is None:
+        callback._fit_group = None
+        return
+    try:
+        group = _OPEN_GROUPS.get(model)
+    except TypeError:  # a model that cannot be weakly referenced: no group
+        callback._fit_group = None
+        return
+    if group is None or group.closed:
+        group = _FitGroup()
+        _OPEN_GROUPS[model] = group
+    group.add(callback)
+    callback._fit_group = group
+
+
+def close_fit_group(callback):
+    """Called from `set_params` and `on_train_begin`: the group's list is complete."""
+    group = getattr(callback, "_fit_group", None)
+    if group is not None:
+        group.closed = True
 
 
 def deepcopy_without_fit(callback, memo):
@@ -61,14 +107,18 @@ class StatefulCallback(keras.callbacks.Callback):
     override it.
     """
 
-    def set_params(self, params):
-        super().set_params(params)
-        self._fit_sequence = next_sequence()
+    def set_model(self, model):
+        super().set_model(model)
         self._began = False
         self._pending_state = None
-        _LIVE.add(self)
+        join_fit_group(self, model)
+
+    def set_params(self, params):
+        super().set_params(params)
+        close_fit_group(self)
 
     def on_train_begin(self, logs=None):
+        close_fit_group(self)
         self.reset_state()
         self._began = True
         pending = getattr(self, "_pending_state", None)
@@ -104,18 +154,25 @@ class StatefulCallback(keras.callbacks.Callback):
         return cls(**config)
 
 
+def fit_group_of(callback):
+    """The kerasext callbacks of the same `fit` call as `callback` (itself included), in order."""
+    group = getattr(callback, "_fit_group", None)
+    if group is None:
+        return [callback]
+    model = getattr(callback, "_model", None)
+    members = [
+        member for member in group.alive()
+        if member is callback or getattr(member, "_model", None) is model
+    ]
+    return sorted(members, key=lambda member: member._fit_sequence)
+
+
 def siblings_of(callback):
     """The `StatefulCallback`s of the same `fit` call as `callback`, in list order."""
-    params = getattr(callback, "params", None)
-    if params is None:
-        return []
-    found = [
-        other for other in list(_LIVE)
-        if other is not callback
-        and getattr(other, "params", None) is params
-        and getattr(other, "_model", None) is getattr(callback, "_model", None)
+    return [
+        member for member in fit_group_of(callback)
+        if member is not callback and isinstance(member, StatefulCallback)
     ]
-    return sorted(found, key=lambda other: other._fit_sequence)
 
 
 def state_keys(callbacks):

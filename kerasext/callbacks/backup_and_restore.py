@@ -1,5 +1,6 @@
 """BackupAndRestore that also saves the kerasext callbacks' state, atomically."""
 
+import inspect
 import json
 import os
 import shutil
@@ -12,10 +13,12 @@ from keras.src.utils import file_utils
 
 from kerasext.api_export import kerasext_export
 from kerasext.callbacks._state import (
+    StatefulCallback,
+    close_fit_group,
     decode,
     deepcopy_without_fit,
     encode,
-    next_sequence,
+    join_fit_group,
     siblings_of,
     state_keys,
 )
@@ -26,6 +29,56 @@ _WEIGHTS = "model.weights.h5"
 _METADATA = "training_metadata.json"
 _CALLBACKS = "callbacks.json"
 _ARRAYS = "callbacks.npz"
+
+
+#: Keras callbacks whose state a resumed run needs but Keras does not back up (a new
+#: process starts them afresh, and ReduceLROnPlateau and EarlyStopping reset it at
+#: `on_train_begin`), with the public attributes that hold it.
+KERAS_CALLBACK_STATE = (
+    (keras.callbacks.ReduceLROnPlateau, ("best", "wait", "cooldown_counter")),
+    (keras.callbacks.EarlyStopping, ("best", "wait", "best_epoch", "stopped_epoch",
+                                     "best_weights")),
+    (keras.callbacks.ModelCheckpoint, ("best",)),
+)
+
+
+def _keras_state_attributes(callback):
+    for cls, attributes in KERAS_CALLBACK_STATE:
+        if isinstance(callback, cls):
+            return attributes
+    return None
+
+
+def _unsaved_state_warning(callback):
+    """Why a resumed run loses what `callback` keeps, or `None`."""
+    if isinstance(callback, keras.callbacks.CSVLogger) and not callback.append:
+        return ("keras.callbacks.CSVLogger(append=False) rewrites its file when the resumed run "
+                "begins: the rows of the epochs before the interruption are lost. Pass "
+                "append=True.")
+    if isinstance(callback, keras.callbacks.TensorBoard) and callback.update_freq != "epoch":
+        return ("keras.callbacks.TensorBoard restarts its batch-level step counter (not public) "
+                "when the resumed run begins: batch-level summaries restart at step 0. "
+                "Epoch-level summaries are not affected.")
+    return None
+
+
+def _enclosing_callback_list(callback):
+    """The `keras.callbacks.CallbackList` whose `on_train_begin` is calling `callback`'s."""
+    frame = inspect.currentframe()
+    try:
+        frame = frame.f_back
+        for _ in range(8):
+            if frame is None:
+                return None
+            candidate = frame.f_locals.get("self")
+            if isinstance(candidate, keras.callbacks.CallbackList) and any(
+                other is callback for other in candidate.callbacks
+            ):
+                return candidate
+            frame = frame.f_back
+    finally:
+        del frame
+    return None
 
 
 def _write_json(path, value):
@@ -62,13 +115,38 @@ class BackupAndRestore(keras.callbacks.BackupAndRestore):
     `os.replace`: a crash while writing leaves the previous backup intact and
     used. `backup_dir` must therefore be a local path.
 
-    The sibling callbacks are found through the `params` dict that
-    `keras.callbacks.CallbackList` hands to every callback of one `fit` call
-    (see `kerasext/callbacks/_state.py`). Their states are matched on resume
+    The sibling callbacks are the kerasext callbacks to which the same
+    `keras.callbacks.CallbackList` gave the model (`set_model`) just before
+    training began: those of the same `fit` call, or of a `CallbackList` that
+    a custom training loop builds (with or without `params`); see
+    `kerasext/callbacks/_state.py`. Their states are matched on resume
     by class and rank among callbacks of that class, so keep the same list.
     The backup is written once every kerasext callback has seen the epoch's
     end: at this callback's own `on_epoch_end` when it comes after them in the
     list (recommended), otherwise when the next epoch begins.
+
+    It also saves, through their public attributes, the state that Keras'
+    own callbacks lose on resume: `keras.callbacks.ReduceLROnPlateau`
+    (`best`, `wait`, `cooldown_counter`: without them a resumed run reduces
+    the learning rate later, and ends with another one),
+    `keras.callbacks.EarlyStopping` (`best`, `wait`, `best_epoch`,
+    `stopped_epoch`, `best_weights`) and `keras.callbacks.ModelCheckpoint`
+    (`best`: without it `save_best_only` overwrites the best file with the
+    first epoch after resume). They are found in the
+    `keras.callbacks.CallbackList` that calls this callback's
+    `on_train_begin`, and their state is restored once every callback's
+    `on_train_begin` has run. A `UserWarning` names the Keras callbacks of
+    the same fit that lose what they hold on resume and whose state cannot be
+    saved: `keras.callbacks.CSVLogger(append=False)` (rewrites its file) and
+    `keras.callbacks.TensorBoard` with batch-level summaries (its step
+    counter restarts).
+
+    Deliberate deviations from `keras.callbacks.BackupAndRestore`: the files
+    in `backup_dir` (`checkpoint.json` and `ckpt-*` folders instead of
+    `latest.weights.h5`, `training_metadata.json` and their `.bkp` copies);
+    a remote `backup_dir` is refused; falling back to the previous backup
+    (`double_checkpoint=True`) warns; `model._initial_epoch` is reset at the
+    end of training.
 
     As with Keras' callback, a resumed run repeats an uninterrupted one only if
     training is deterministic (e.g. `shuffle=False` or a seeded dataset, and
@@ -129,6 +207,10 @@ class BackupAndRestore(keras.callbacks.BackupAndRestore):
                          delete_checkpoint=delete_checkpoint)
         self._pointer_path = os.path.join(backup_dir, POINTER)
         self._stateful = []
+        self._keras_callbacks = []
+        self._keras_keys = []
+        self._keras_pending = []
+        self._save_later = False
         self._pending_save = False
         self._set_initial_epoch = False
 
@@ -147,18 +229,26 @@ class BackupAndRestore(keras.callbacks.BackupAndRestore):
     def __deepcopy__(self, memo):
         clone = deepcopy_without_fit(self, memo)
         clone._stateful = []
+        clone._keras_callbacks = []
+        clone._keras_pending = []
         clone._pending_save = False
         return clone
 
+    def set_model(self, model):
+        super().set_model(model)
+        join_fit_group(self, model)
+
     def set_params(self, params):
         super().set_params(params)
-        self._fit_sequence = next_sequence()
+        close_fit_group(self)
 
     # ------------------------------------------------------------------ restore
 
     def on_train_begin(self, logs=None):
+        close_fit_group(self)
         self._stateful = siblings_of(self)
         self._keys = state_keys(self._stateful)
+        self._find_keras_callbacks()
         self._pending_save = False
         self._set_initial_epoch = False
         self._current_epoch = 0
@@ -200,6 +290,36 @@ class BackupAndRestore(keras.callbacks.BackupAndRestore):
                 failures.append(error)
         raise failures[0]
 
+    def _find_keras_callbacks(self):
+        """Finds the Keras callbacks of the same fit whose state is saved (or lost)."""
+        self._keras_callbacks, self._keras_keys, self._keras_pending = [], [], []
+        self._save_later = any(
+            other._fit_sequence > self._fit_sequence for other in self._stateful
+        )
+        callback_list = _enclosing_callback_list(self)
+        if callback_list is None:
+            return
+        position = next(i for i, other in enumerate(callback_list.callbacks) if other is self)
+        for index, other in enumerate(callback_list.callbacks):
+            if other is self or isinstance(other, StatefulCallback):
+                continue
+            if _keras_state_attributes(other) is not None:
+                self._keras_callbacks.append(other)
+                self._save_later = self._save_later or index > position
+            else:
+                reason = _unsaved_state_warning(other)
+                if reason is not None:
+                    warnings.warn(f"{type(self).__name__}: {reason}", stacklevel=3)
+        self._keras_keys = [f"keras.{key}" for key in state_keys(self._keras_callbacks)]
+
+    def _apply_keras_states(self):
+        # After every callback's on_train_begin (which resets ReduceLROnPlateau and
+        # EarlyStopping): at the first epoch begin, or at train end if no epoch runs.
+        for callback, state in self._keras_pending:
+            for name, value in state.items():
+                setattr(callback, name, value)
+        self._keras_pending = []
+
     def _read_pointer(self):
         if not os.path.exists(self._pointer_path):
             return None
@@ -231,6 +351,10 @@ class BackupAndRestore(keras.callbacks.BackupAndRestore):
         self._current_epoch = int(metadata["epoch"])
 
         unused = set(states)
+        for key, callback in zip(self._keras_keys, self._keras_callbacks):
+            if key in states:
+                unused.discard(key)
+                self._keras_pending.append((callback, states[key]["state"]))
         for key, callback in zip(self._keys, self._stateful):
             if key not in states:
                 warnings.warn(
@@ -259,6 +383,8 @@ class BackupAndRestore(keras.callbacks.BackupAndRestore):
     # ------------------------------------------------------------------ backup
 
     def on_epoch_begin(self, epoch, logs=None):
+        if self._keras_pending:
+            self._apply_keras_states()
         if self._pending_save:
             self._save_model()
 
@@ -267,14 +393,16 @@ class BackupAndRestore(keras.callbacks.BackupAndRestore):
         self._last_batch_seen = 0
         if self.save_freq != "epoch":
             return
-        if any(other._fit_sequence > self._fit_sequence for other in self._stateful):
-            # A kerasext callback after this one in the list has not yet seen this
-            # epoch's end: back up once it has, when the next epoch begins.
+        if self._save_later:
+            # A callback whose state is saved comes after this one in the list and has
+            # not yet seen this epoch's end: back up once it has, when the next epoch begins.
             self._pending_save = True
         else:
             self._save_model()
 
     def on_train_end(self, logs=None):
+        if self._keras_pending:
+            self._apply_keras_states()
         if self._pending_save and not self.delete_checkpoint:
             self._save_model()
         self._pending_save = False
@@ -341,6 +469,11 @@ class BackupAndRestore(keras.callbacks.BackupAndRestore):
             }
             for key, callback in zip(self._keys, self._stateful)
         }
+        for key, callback in zip(self._keras_keys, self._keras_callbacks):
+            state = {name: getattr(callback, name, None)
+                     for name in _keras_state_attributes(callback)}
+            states[key] = {"class": type(callback).__name__, "config": None,
+                           "state": encode(state, arrays)}
         with open(os.path.join(directory, _ARRAYS), "wb") as f:
             np.savez(f, **arrays)
         _write_json(os.path.join(directory, _CALLBACKS), {"format": FORMAT, "states": states})

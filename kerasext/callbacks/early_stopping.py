@@ -3,6 +3,7 @@
 import math
 import warnings
 
+import keras
 from keras.src.utils import io_utils
 
 from kerasext.api_export import kerasext_export
@@ -12,6 +13,7 @@ from kerasext.callbacks._monitor import (
     epoch_has_validation,
     missing_key_error,
     resolve_direction,
+    scalar_log,
 )
 from kerasext.callbacks._state import StatefulCallback, copy_weights
 
@@ -23,18 +25,17 @@ STOP_REASONS = ("patience", "stopping_threshold", "divergence_threshold", "non_f
 class EarlyStopping(StatefulCallback):
     """Stops training when a monitored quantity stops improving, and restores the best weights.
 
-    A drop-in for `keras.callbacks.EarlyStopping` with the same arguments, plus:
+    A drop-in for `keras.callbacks.EarlyStopping`: the same arguments in the
+    same order (positional calls mean the same thing), the same stopping rule
+    and the same attributes (`best`, `best_epoch`, `stopped_epoch`, `wait`,
+    `monitor_op`), plus, in keyword arguments after Keras' own:
 
-    - `restore_best_weights=True` by default, applied at every normal end of
-      training: patience exhausted, a threshold reached, the last epoch
-      reached, or another callback setting `model.stop_training`;
     - `min_delta_mode="relative"` (an improvement must beat the best value by
       `min_delta * |best|`);
     - `stopping_threshold` and `divergence_threshold` (as in PyTorch
       Lightning) and `check_finite` (NaN or inf in the monitored value stops
       training and restores the best finite weights);
-    - `baseline` as a gate: no epoch counts as best until it beats the
-      baseline (if none does, nothing is restored);
+    - `stop_reason`, which says whether and why this callback stopped;
     - patience counts only epochs that have the monitored value, so
       `validation_freq > 1` needs no special care; a monitored key that is
       missing from logs that do hold validation results raises a `ValueError`
@@ -43,47 +44,73 @@ class EarlyStopping(StatefulCallback):
       and restored by `kerasext.callbacks.BackupAndRestore`, so a resumed run
       stops exactly as an uninterrupted one.
 
+    `baseline` works as in Keras: the best epoch is tracked (and restored)
+    whether or not it beats the baseline, but only an improvement that also
+    beats the baseline resets the patience counter; if no epoch beats it,
+    training stops after `patience` epochs and the best of them is restored.
+    A monitored value logged as a one-element array (`keras.metrics.F1Score()`
+    on a single-output model) is read as its element.
+
+    Deliberate deviations from `keras.callbacks.EarlyStopping`:
+
+    - `restore_best_weights` defaults to `True`;
+    - invalid arguments raise a `ValueError` at construction (Keras warns
+      about an unknown `mode` and falls back to `"auto"`, and takes
+      `abs(min_delta)`);
+    - a monitored key that is missing raises a `ValueError` (Keras warns and
+      skips the epoch), except in epochs without validation results, which
+      are skipped silently; a warning at the end of training says if the
+      key never appeared;
+    - `best` is a Python float (Keras keeps the logged value itself);
+    - `mode="auto"` also reads the monitored name ("acc", "auc", "error",
+      ...) when no metric of the model has that name.
+
     Epochs are 0-based indices, as in Keras' `History` (`best_epoch=3` is the
     fourth epoch).
 
     Args:
         monitor: quantity to monitor, a key of the epoch logs. Defaults to
             `"val_loss"`.
+        min_delta: smallest change that counts as an improvement (non-negative).
+            Defaults to `0.0`.
+        patience: number of monitored epochs without improvement after which
+            training stops (0 and 1 both stop at the first one, as in Keras).
+            Defaults to `0`.
+        verbose: 0 (silent) or 1 (print a message when the callback acts).
+            Defaults to `0`.
         mode: one of `"auto"`, `"min"`, `"max"`. `"auto"` uses the `_direction`
             attribute of the model's metric of that name (Keras' and kerasext's
             metrics have one), then the name ("loss", "error" minimize; "acc",
             "auc", "precision" maximize). Defaults to `"auto"`.
-        patience: number of monitored epochs without improvement after which
-            training stops (0 and 1 both stop at the first one, as in Keras).
-            Defaults to `0`.
-        min_delta: smallest change that counts as an improvement (non-negative).
-            Defaults to `0.0`.
+        baseline: a value an improvement must also beat to reset the patience
+            counter (as in Keras). Defaults to `None`.
+        restore_best_weights: whether to restore the weights of the best epoch
+            when training ends, however it ends (patience exhausted, a
+            threshold reached, the last epoch reached, or another callback
+            setting `model.stop_training`). Defaults to `True`.
+        start_from_epoch: epochs before this one are ignored (warm-up), except
+            by `check_finite`. Defaults to `0`.
         min_delta_mode: `"absolute"` (an improvement beats the best value by
             more than `min_delta`) or `"relative"` (by more than
             `min_delta * |best|`). Defaults to `"absolute"`.
-        baseline: a value an epoch must beat to count as best at all. Epochs
-            that do not beat it count towards `patience`. Defaults to `None`.
-        start_from_epoch: epochs before this one are ignored (warm-up), except
-            by `check_finite`. Defaults to `0`.
-        restore_best_weights: whether to restore the weights of the best epoch
-            when training ends. Defaults to `True`.
         stopping_threshold: stop as soon as the monitored value is strictly
             better than this. Defaults to `None`.
         divergence_threshold: stop as soon as the monitored value is strictly
             worse than this. Defaults to `None`.
         check_finite: stop when the monitored value is NaN or infinite.
             Defaults to `True`.
-        verbose: 0 (silent) or 1 (print a message when the callback acts).
-            Defaults to `0`.
 
     Attributes (after `fit`):
-        best: the best monitored value (`None` if no epoch beat `baseline`).
-        best_epoch: 0-based epoch of `best` (`None` if none).
+        best: the best monitored value (`None` if none was monitored).
+        best_epoch: 0-based epoch of `best` (0 if none, as in Keras).
         stopped_epoch: 0-based epoch at whose end this callback stopped
-            training, `None` if it did not.
+            training; 0 if it did not (as in Keras; read `stop_reason` to tell
+            "did not stop" from "stopped at epoch 0").
         stop_reason: one of `"patience"`, `"stopping_threshold"`,
             `"divergence_threshold"`, `"non_finite"`, `"not_stopped"`.
-        wait: monitored epochs since the last improvement.
+        wait: epochs since the last improvement that beat `baseline`.
+        monitor_op: `keras.ops.less` or `keras.ops.greater` once the direction
+            is known (as in Keras), else `None`.
 
     Example:
 
@@ -109,17 +136,17 @@ class EarlyStopping(StatefulCallback):
     def __init__(
         self,
         monitor="val_loss",
-        mode="auto",
-        patience=0,
         min_delta=0.0,
-        min_delta_mode="absolute",
+        patience=0,
+        verbose=0,
+        mode="auto",
         baseline=None,
-        start_from_epoch=0,
         restore_best_weights=True,
+        start_from_epoch=0,
+        min_delta_mode="absolute",
         stopping_threshold=None,
         divergence_threshold=None,
         check_finite=True,
-        verbose=0,
     ):
         super().__init__()
         if not isinstance(monitor, str) or not monitor:
@@ -137,34 +164,41 @@ class EarlyStopping(StatefulCallback):
             check_number(name, value, allow_none=True)
         check_choice("verbose", verbose, (0, 1, 2))
         self.monitor = monitor
-        self.mode = mode
-        self.patience = int(patience)
         self.min_delta = min_delta
-        self.min_delta_mode = min_delta_mode
+        self.patience = int(patience)
+        self.verbose = verbose
+        self.mode = mode
         self.baseline = baseline
-        self.start_from_epoch = int(start_from_epoch)
         self.restore_best_weights = bool(restore_best_weights)
+        self.start_from_epoch = int(start_from_epoch)
+        self.min_delta_mode = min_delta_mode
         self.stopping_threshold = stopping_threshold
         self.divergence_threshold = divergence_threshold
         self.check_finite = bool(check_finite)
-        self.verbose = verbose
         self.reset_state()
         self.stop_reason = None  # "not_stopped" once a fit has begun
+
+    @property
+    def monitor_op(self):
+        """`keras.ops.less` or `keras.ops.greater` once the direction is known, as in Keras."""
+        if self._direction is None:
+            return None
+        return keras.ops.less if self._direction == "min" else keras.ops.greater
 
     def get_config(self):
         return {
             "monitor": self.monitor,
-            "mode": self.mode,
-            "patience": self.patience,
             "min_delta": self.min_delta,
-            "min_delta_mode": self.min_delta_mode,
+            "patience": self.patience,
+            "verbose": self.verbose,
+            "mode": self.mode,
             "baseline": self.baseline,
-            "start_from_epoch": self.start_from_epoch,
             "restore_best_weights": self.restore_best_weights,
+            "start_from_epoch": self.start_from_epoch,
+            "min_delta_mode": self.min_delta_mode,
             "stopping_threshold": self.stopping_threshold,
             "divergence_threshold": self.divergence_threshold,
             "check_finite": self.check_finite,
-            "verbose": self.verbose,
         }
 
     # ------------------------------------------------------------------ state
@@ -172,9 +206,9 @@ class EarlyStopping(StatefulCallback):
     def reset_state(self):
         self.wait = 0
         self.best = None
-        self.best_epoch = None
+        self.best_epoch = 0
         self.best_weights = None
-        self.stopped_epoch = None
+        self.stopped_epoch = 0
         self.stop_reason = "not_stopped"
         self._direction = None
         self._seen_monitor = False
@@ -195,9 +229,10 @@ class EarlyStopping(StatefulCallback):
     def set_state(self, state):
         self.wait = int(state["wait"])
         self.best = state["best"]
-        self.best_epoch = state["best_epoch"]
+        # `or 0`: backups written before 0 replaced None for "none"
+        self.best_epoch = state["best_epoch"] or 0
         self.best_weights = copy_weights(state["best_weights"])
-        self.stopped_epoch = state["stopped_epoch"]
+        self.stopped_epoch = state["stopped_epoch"] or 0
         self.stop_reason = state["stop_reason"]
         self._direction = state["direction"]
         self._seen_monitor = bool(state["seen_monitor"])
@@ -215,11 +250,6 @@ class EarlyStopping(StatefulCallback):
     def _strictly_better(self, value, reference):
         return value < reference if self._direction == "min" else value > reference
 
-    def _is_improvement(self, current):
-        if self.baseline is not None and not self._beats(current, self.baseline):
-            return False
-        return self.best is None or self._beats(current, self.best)
-
     def _stop(self, epoch, reason, detail):
         self.stopped_epoch = epoch
         self.stop_reason = reason
@@ -234,7 +264,7 @@ class EarlyStopping(StatefulCallback):
             if self.monitor.startswith("val_") and not epoch_has_validation(logs):
                 return  # no validation this epoch (validation_freq > 1)
             raise missing_key_error(type(self).__name__, "monitor", self.monitor, logs)
-        current = float(logs[self.monitor])
+        current = scalar_log(type(self).__name__, self.monitor, logs[self.monitor])
         self._seen_monitor = True
         if self._direction is None:
             self._direction = resolve_direction(
@@ -245,12 +275,16 @@ class EarlyStopping(StatefulCallback):
             return
         if epoch < self.start_from_epoch:
             return
-        if self._is_improvement(current):
+        # Keras' rule: the best epoch is tracked whatever the baseline; only an
+        # improvement that also beats the baseline resets the patience counter.
+        improved = self.best is None or self._beats(current, self.best)
+        if improved:
             self.best = current
             self.best_epoch = epoch
-            self.wait = 0
             if self.restore_best_weights:
                 self.best_weights = self.model.get_weights()
+        if improved and (self.baseline is None or self._beats(current, self.baseline)):
+            self.wait = 0
         else:
             self.wait += 1
         if self.stopping_threshold is not None and self._strictly_better(
@@ -263,7 +297,7 @@ class EarlyStopping(StatefulCallback):
         ):
             self._stop(epoch, "divergence_threshold",
                        f"{self.monitor} = {current} is worse than {self.divergence_threshold}")
-        elif self.wait >= max(self.patience, 1):
+        elif not improved and self.wait >= max(self.patience, 1):
             self._stop(epoch, "patience", f"no improvement in {self.wait} epochs")
 
     def on_train_end(self, logs=None):

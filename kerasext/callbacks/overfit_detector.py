@@ -12,8 +12,9 @@ from kerasext.callbacks._monitor import (
     epoch_has_validation,
     missing_key_error,
     resolve_direction,
+    scalar_log,
 )
-from kerasext.callbacks._state import StatefulCallback, copy_weights
+from kerasext.callbacks._state import StatefulCallback, copy_weights, fit_group_of
 
 #: Default thresholds, each one of the values studied by Prechelt (1998):
 #: GL_alpha for alpha in {1, 2, 3, 5}, PQ_alpha for alpha in {0.5, 0.75, 1, 2, 3},
@@ -74,7 +75,18 @@ class OverfitDetector(StatefulCallback):
     batches while the weights change, where Prechelt measures it after the
     epoch.
 
-    Epochs are 0-based indices, as in Keras' `History`.
+    Epochs are 0-based indices, as in Keras' `History`. A monitored value
+    logged as a one-element array is read as its element. If the monitored
+    quantity never appears in the logs (no validation data), a `UserWarning`
+    says so at the end of training, as `kerasext.callbacks.EarlyStopping`
+    does.
+
+    With `action="stop"` and `restore_best_weights=True`, in the same `fit`
+    as a `kerasext.callbacks.EarlyStopping(restore_best_weights=True)`, the
+    two would restore different weights and the last one in the callback list
+    would win: instead, the weights left in the model are EarlyStopping's
+    best, whatever the order, and a `UserWarning` says so when training
+    begins.
 
     Args:
         monitor: the validation quantity. Defaults to `"val_loss"`.
@@ -213,6 +225,8 @@ class OverfitDetector(StatefulCallback):
         self._progress = 0.0
         self._up = 0
         self._direction = None
+        self._seen_monitor = False
+        self._keys_seen = []
 
     def get_state(self):
         return {
@@ -228,6 +242,7 @@ class OverfitDetector(StatefulCallback):
             "progress": self._progress,
             "up": self._up,
             "direction": self._direction,
+            "seen_monitor": self._seen_monitor,
         }
 
     def set_state(self, state):
@@ -243,6 +258,7 @@ class OverfitDetector(StatefulCallback):
         self._progress = state["progress"]
         self._up = int(state["up"])
         self._direction = state["direction"]
+        self._seen_monitor = bool(state.get("seen_monitor", True))
 
     # ------------------------------------------------------------------ logic
 
@@ -263,22 +279,51 @@ class OverfitDetector(StatefulCallback):
             )
         return value
 
+    def _restoring_stoppers(self):
+        """The EarlyStopping callbacks of the same fit that restore best weights."""
+        if self.action != "stop" or not self.restore_best_weights:
+            return []
+        from kerasext.callbacks.early_stopping import EarlyStopping
+
+        return [other for other in fit_group_of(self)
+                if isinstance(other, EarlyStopping) and other.restore_best_weights]
+
+    def on_train_begin(self, logs=None):
+        super().on_train_begin(logs)
+        stoppers = self._restoring_stoppers()
+        if stoppers:
+            # Both would restore weights at the end of training, and the last one in the
+            # callback list would win: EarlyStopping's weights win, whatever the order.
+            warnings.warn(
+                f"{type(self).__name__}(action='stop', restore_best_weights=True) and "
+                f"EarlyStopping(restore_best_weights=True) are in the same fit: the weights "
+                f"left in the model are EarlyStopping's best ({stoppers[0].monitor!r}), "
+                f"whatever the order of the callbacks; {type(self).__name__} restores "
+                "nothing. Pass restore_best_weights=False to one of them to silence this.",
+                stacklevel=2,
+            )
+
     def on_epoch_end(self, epoch, logs=None):
         logs = logs if logs is not None else {}
+        self._keys_seen = sorted(logs)
         if self.monitor not in logs:
             if self.monitor.startswith("val_") and not epoch_has_validation(logs):
                 return
             raise missing_key_error(type(self).__name__, "monitor", self.monitor, logs)
         if self._train_key not in logs:
             raise missing_key_error(type(self).__name__, "train_monitor", self._train_key, logs)
-        if not (math.isfinite(logs[self.monitor]) and math.isfinite(logs[self._train_key])):
+        name = type(self).__name__
+        value = scalar_log(name, self.monitor, logs[self.monitor])
+        train_value = scalar_log(name, self._train_key, logs[self._train_key])
+        self._seen_monitor = True
+        if not (math.isfinite(value) and math.isfinite(train_value)):
             return  # nothing to measure; EarlyStopping(check_finite=True) handles this
         if self._direction is None:
             self._direction = resolve_direction(
                 type(self).__name__, self.monitor, self.mode, self.model
             )
-        val_error = self._error(self.monitor, logs[self.monitor])
-        train_error = self._error(self._train_key, logs[self._train_key])
+        val_error = self._error(self.monitor, value)
+        train_error = self._error(self._train_key, train_value)
         trace = self.trace
         trace["epoch"].append(epoch)
         trace["train_error"].append(train_error)
@@ -287,7 +332,7 @@ class OverfitDetector(StatefulCallback):
 
         if self._best_error is None or val_error < self._best_error:
             self._best_error = val_error
-            self.best = float(logs[self.monitor])
+            self.best = value
             self.best_epoch = epoch
             if self.action == "stop" and self.restore_best_weights:
                 self.best_weights = self.model.get_weights()
@@ -340,6 +385,15 @@ class OverfitDetector(StatefulCallback):
             self.model.stop_training = True
 
     def on_train_end(self, logs=None):
+        if self._keys_seen and not self._seen_monitor:
+            warnings.warn(
+                f"{type(self).__name__}: monitor={self.monitor!r} never appeared in the epoch "
+                f"logs (keys seen: {', '.join(self._keys_seen)}); it detected nothing. Pass "
+                "validation data to `fit` to monitor a `val_` quantity.",
+                stacklevel=2,
+            )
+        if any(stopper.best_weights is not None for stopper in self._restoring_stoppers()):
+            return  # EarlyStopping restores its best weights (see on_train_begin)
         if self.stopped_epoch is not None and self.best_weights is not None:
             if self.verbose:
                 io_utils.print_msg(

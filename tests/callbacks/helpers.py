@@ -45,3 +45,23 @@ def drive(callback, logs_sequence, model=None):
 
 def losses(values, key="val_loss"):
     return [{key: float(v)} for v in values]
+
+
+def drive_list(callbacks, logs_sequence, model=None):
+    """Like `drive`, for several callbacks in a `keras.callbacks.CallbackList` built as a
+    custom training loop builds it: with the model, without `params`."""
+    model = model or tiny_model()
+    callback_list = keras.callbacks.CallbackList(callbacks, model=model)
+    model.stop_training = False
+    callback_list.on_train_begin()
+    seen = []
+    for epoch, logs in enumerate(logs_sequence):
+        callback_list.on_epoch_begin(epoch)
+        model.set_weights([np.full((1, 1), float(epoch), dtype="float32")])
+        logs = dict(logs)
+        callback_list.on_epoch_end(epoch, logs)
+        seen.append(logs)
+        if model.stop_training:
+            break
+    callback_list.on_train_end()
+    return model, len(seen), seen

@@ -281,3 +281,78 @@ def test_only_jax_process_zero_writes_or_deletes_backups(tmp_path, monkeypatch):
     # backup of its own nor deleted the shared folder.
     assert len(history.history["loss"]) < EPOCHS - 1
     assert sorted(e for e in os.listdir(backup_dir) if e.startswith("ckpt-")) == [written]
+
+
+def test_custom_training_loop_callback_list_resumes_callback_state(tmp_path):
+    """A loop that builds its own `keras.callbacks.CallbackList` (model, no params)."""
+    from tests.callbacks.helpers import tiny_model, weight_epoch
+
+    values = [5.0, 4.0, 3.0, 3.5, 3.6, 3.7, 3.8, 3.9]  # best at epoch 2; patience 3 stops at 5
+
+    def loop(callbacks, kill_after=None):
+        model = tiny_model()
+        callback_list = keras.callbacks.CallbackList(callbacks, model=model)
+        model.stop_training = False
+        callback_list.on_train_begin()
+        ran = []
+        for epoch in range(model._initial_epoch or 0, len(values)):  # what fit reads
+            callback_list.on_epoch_begin(epoch)
+            model.set_weights([np.full((1, 1), float(epoch), dtype="float32")])
+            callback_list.on_epoch_end(epoch, {"val_loss": values[epoch]})
+            ran.append(epoch)
+            if epoch == kill_after:
+                raise Preempted(epoch)
+            if model.stop_training:
+                break
+        callback_list.on_train_end()
+        return model, ran
+
+    reference = keras.callbacks.EarlyStopping(patience=3, restore_best_weights=True)
+    model, ran = loop([reference])
+    assert (reference.stopped_epoch, reference.best_epoch, weight_epoch(model)) == (5, 2, 2)
+
+    backup_dir = str(tmp_path / "backup")
+    with pytest.raises(Preempted):
+        loop([EarlyStopping(patience=3), BackupAndRestore(backup_dir)], kill_after=3)
+    stopper = EarlyStopping(patience=3)
+    model, ran = loop([BackupAndRestore(backup_dir), stopper])
+    assert ran == [4, 5]
+    assert (stopper.stopped_epoch, stopper.best_epoch, stopper.wait) == (
+        reference.stopped_epoch, reference.best_epoch, reference.wait)
+    assert weight_epoch(model) == 2
+
+
+def _learning_rate(model):
+    return float(keras.ops.convert_to_numpy(model.optimizer.learning_rate))
+
+
+@pytest.mark.parametrize("backup_first", [True, False])
+def test_keras_reduce_lr_on_plateau_state_survives_resume(tmp_path, backup_first):
+    def run(callbacks):
+        model = build_model(0)
+        model.optimizer.learning_rate = 0.01
+        model.fit(X, Y, epochs=8, batch_size=16, shuffle=False, verbose=0, callbacks=callbacks)
+        return model
+
+    def reducer():  # min_delta=100: no epoch after the first improves, a cut every 2 epochs
+        return keras.callbacks.ReduceLROnPlateau(monitor="loss", factor=0.5, patience=2,
+                                                 min_delta=100.0)
+
+    uninterrupted = _learning_rate(run([reducer()]))
+    assert uninterrupted == pytest.approx(0.01 / 8)  # cuts after epochs 2, 4 and 6
+    backup_dir = str(tmp_path / "backup")
+
+    def callbacks():
+        pair = [BackupAndRestore(backup_dir), reducer()]
+        return pair if backup_first else pair[::-1]
+
+    with pytest.raises(Preempted):
+        run(callbacks() + [Killer(3)])
+    assert _learning_rate(run(callbacks())) == pytest.approx(uninterrupted)
+
+
+def test_keras_callback_state_that_cannot_be_saved_warns(tmp_path):
+    csv = keras.callbacks.CSVLogger(str(tmp_path / "log.csv"))
+    with pytest.warns(UserWarning, match=r"CSVLogger\(append=False\) rewrites its file"):
+        build_model(0).fit(X, Y, epochs=1, verbose=0,
+                           callbacks=[BackupAndRestore(str(tmp_path / "backup")), csv])

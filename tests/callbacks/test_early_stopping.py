@@ -23,29 +23,96 @@ def test_conformance():
     )
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=60, deadline=None)
 @given(
     values=st.lists(st.integers(0, 6), min_size=1, max_size=12),
     patience=st.integers(0, 4),
     min_delta=st.sampled_from([0.0, 0.5, 1.0]),
     mode=st.sampled_from(["min", "max"]),
+    baseline=st.sampled_from([None, 1.5, 3.0, 4.5]),
+    start_from_epoch=st.integers(0, 3),
 )
-def test_matches_keras_early_stopping(values, patience, min_delta, mode):
+def test_matches_keras_early_stopping(values, patience, min_delta, mode, baseline,
+                                      start_from_epoch):
     """Without the new options it stops, and restores, exactly where Keras' callback does."""
     sequence = losses(values)
-    ours = EarlyStopping(patience=patience, min_delta=min_delta, mode=mode)
+    ours = EarlyStopping(patience=patience, min_delta=min_delta, mode=mode, baseline=baseline,
+                         start_from_epoch=start_from_epoch)
     model, epochs_run, _ = drive(ours, sequence)
     reference = keras.callbacks.EarlyStopping(
-        patience=patience, min_delta=min_delta, mode=mode, restore_best_weights=True
+        patience=patience, min_delta=min_delta, mode=mode, baseline=baseline,
+        restore_best_weights=True, start_from_epoch=start_from_epoch,
     )
     reference_model, reference_epochs, _ = drive(reference, sequence)
     assert epochs_run == reference_epochs
-    assert ours.best_epoch == reference.best_epoch
-    assert ours.best == pytest.approx(float(reference.best))
-    assert weight_epoch(model) == weight_epoch(reference_model) == ours.best_epoch
-    expected_stop = reference.stopped_epoch if reference.stopped_epoch else None
-    assert ours.stopped_epoch == expected_stop
-    assert ours.stop_reason == ("patience" if expected_stop is not None else "not_stopped")
+    assert (ours.best_epoch, ours.stopped_epoch, ours.wait) == (
+        reference.best_epoch, reference.stopped_epoch, reference.wait)
+    if reference.best is None:
+        assert ours.best is None
+    else:
+        assert ours.best == pytest.approx(float(reference.best))
+    assert weight_epoch(model) == weight_epoch(reference_model)
+    assert ours.stop_reason == ("patience" if reference.stopped_epoch else "not_stopped")
+
+
+def test_positional_arguments_mean_what_they_mean_in_keras():
+    import inspect
+
+    keras_names = list(inspect.signature(keras.callbacks.EarlyStopping).parameters)
+    ours = inspect.signature(EarlyStopping).parameters
+    assert list(ours)[: len(keras_names)] == keras_names
+    for name in keras_names:  # Keras' defaults, except the documented restore_best_weights
+        if name != "restore_best_weights":
+            assert ours[name].default == inspect.signature(
+                keras.callbacks.EarlyStopping).parameters[name].default
+    args = ("val_acc", 0.5, 3, 1, "max", 0.7, False, 2)
+    reference, stopper = keras.callbacks.EarlyStopping(*args), EarlyStopping(*args)
+    for name in keras_names:
+        assert getattr(stopper, name) == getattr(reference, name), name
+
+
+def test_not_stopped_has_keras_zero_epochs():
+    stopper = EarlyStopping(patience=5)
+    drive(stopper, losses([3, 2, 1]))
+    assert (stopper.stopped_epoch, stopper.stop_reason, stopper.best_epoch) == (
+        0, "not_stopped", 2)
+    if stopper.stopped_epoch > 0:  # Keras' idiom must not raise
+        raise AssertionError("did not stop")
+    never = EarlyStopping(monitor="val_loss")
+    with pytest.warns(UserWarning, match="never appeared"):
+        drive(never, [{"loss": 1.0}])
+    assert (never.stopped_epoch, never.best_epoch, never.best) == (0, 0, None)
+
+
+def test_one_element_array_log_is_read_as_its_value():
+    """`keras.metrics.F1Score()` logs a one-element array on a single-output model."""
+    sequence = [{"val_f1_score": np.array([v], dtype="float32")} for v in (0.2, 0.5, 0.4, 0.3)]
+    stopper = EarlyStopping(monitor="val_f1_score", patience=2)
+    model, epochs_run, _ = drive(stopper, sequence)
+    reference = keras.callbacks.EarlyStopping(monitor="val_f1_score", mode="max", patience=2,
+                                              restore_best_weights=True)
+    reference_model, reference_epochs, _ = drive(reference, sequence)
+    assert (epochs_run, stopper.stopped_epoch, stopper.best_epoch) == (
+        reference_epochs, reference.stopped_epoch, reference.best_epoch)
+    assert stopper.best == pytest.approx(0.5) and isinstance(stopper.best, float)
+    assert weight_epoch(model) == weight_epoch(reference_model) == 1
+    per_class = [{"val_f1_score": np.array([0.2, 0.4], dtype="float32")}]
+    with pytest.raises(ValueError, match=r"array of shape \(2,\).*average='macro'"):
+        drive(EarlyStopping(monitor="val_f1_score"), per_class)
+
+
+def test_f1_score_metric_in_fit():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(16, 3)).astype("float32")
+    y = (x[:, :1] > 0).astype("float32")
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1, activation="sigmoid")])
+    model.compile(optimizer="sgd", loss="binary_crossentropy",
+                  metrics=[keras.metrics.F1Score(threshold=0.5, name="f1_score")])
+    stopper = EarlyStopping(monitor="val_f1_score", patience=5)
+    history = model.fit(x, y, validation_data=(x, y), epochs=2, verbose=0, callbacks=[stopper])
+    assert np.shape(history.history["val_f1_score"][0]) == (1,)
+    assert stopper.monitor_op is keras.ops.greater  # F1Score's _direction is "up"
+    assert stopper.best == pytest.approx(float(np.max(history.history["val_f1_score"])))
 
 
 @pytest.mark.parametrize(
@@ -59,7 +126,7 @@ def test_matches_keras_early_stopping(values, patience, min_delta, mode):
         ({"patience": 9, "divergence_threshold": 6.0}, [5, 4, 8, 1], "divergence_threshold", 2, 1),
         ({"patience": 9}, [5, 4, float("nan"), 1], "non_finite", 2, 1),
         ({"patience": 9}, [5, 4, float("inf"), 1], "non_finite", 2, 1),
-        ({"patience": 3}, [5, 4, 4.5, 3.9], "not_stopped", None, 3),
+        ({"patience": 3}, [5, 4, 4.5, 3.9], "not_stopped", 0, 3),
     ],
 )
 def test_each_stop_reason_and_restored_weights(kwargs, values, reason, stopped, best_epoch):
@@ -67,7 +134,7 @@ def test_each_stop_reason_and_restored_weights(kwargs, values, reason, stopped, 
     model, epochs_run, _ = drive(stopper, losses(values))
     assert stopper.stop_reason == reason
     assert stopper.stopped_epoch == stopped
-    assert epochs_run == (len(values) if stopped is None else stopped + 1)
+    assert epochs_run == (len(values) if reason == "not_stopped" else stopped + 1)
     assert stopper.best_epoch == best_epoch
     assert stopper.best == values[best_epoch]
     assert weight_epoch(model) == best_epoch  # the best weights are restored in every case
@@ -99,17 +166,22 @@ def test_relative_min_delta():
     assert absolute.best_epoch == 3
 
 
-def test_baseline_is_a_gate():
+def test_baseline_follows_keras():
     stopper = EarlyStopping(patience=5, baseline=0.85)
     model, _, _ = drive(stopper, losses([1.0, 0.9, 0.8, 0.82]))
+    # 1.0 and 0.9 are tracked as best but do not beat the baseline: wait 1, 2, then 0.8 resets
     assert (stopper.best_epoch, stopper.best, stopper.wait) == (2, 0.8, 1)
     assert weight_epoch(model) == 2
-    # nothing beats the baseline: patience runs out and there is nothing to restore
-    gated = EarlyStopping(patience=2, baseline=0.5)
-    model, _, _ = drive(gated, losses([1.0, 0.9, 0.8, 0.7]))
-    assert (gated.stop_reason, gated.stopped_epoch, gated.best, gated.best_epoch) == (
-        "patience", 1, None, None)
-    assert weight_epoch(model) == 1
+    # nothing beats the baseline: patience runs out, the best epoch is still restored (Keras)
+    sequence = losses([1.0, 0.9, 0.8, 0.85, 0.7])
+    ours = EarlyStopping(patience=2, baseline=0.5)
+    model, epochs_run, _ = drive(ours, sequence)
+    reference = keras.callbacks.EarlyStopping(patience=2, baseline=0.5, restore_best_weights=True)
+    reference_model, reference_epochs, _ = drive(reference, sequence)
+    assert (epochs_run, ours.stopped_epoch, ours.best_epoch) == (
+        reference_epochs, reference.stopped_epoch, reference.best_epoch) == (4, 3, 2)
+    assert (ours.stop_reason, ours.best) == ("patience", 0.8)
+    assert weight_epoch(model) == weight_epoch(reference_model) == 2
 
 
 def test_start_from_epoch_ignores_warm_up():

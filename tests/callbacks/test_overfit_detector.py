@@ -2,9 +2,9 @@ import keras
 import numpy as np
 import pytest
 
-from kerasext.callbacks import OverfitDetector
+from kerasext.callbacks import EarlyStopping, OverfitDetector
 from tests import conformance
-from tests.callbacks.helpers import drive, weight_epoch
+from tests.callbacks.helpers import drive, drive_list, weight_epoch
 
 pytestmark = pytest.mark.cross_backend
 
@@ -182,3 +182,47 @@ def test_maximized_metric_outside_unit_interval_is_refused():
 def test_invalid_arguments(kwargs, match):
     with pytest.raises(ValueError, match=match):
         OverfitDetector(**kwargs)
+
+
+def test_without_validation_data_warns():
+    x = np.random.default_rng(0).normal(size=(16, 2)).astype("float32")
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    model.compile(optimizer="sgd", loss="mse")
+    detector = OverfitDetector(action="log")
+    with pytest.warns(UserWarning, match="OverfitDetector: monitor='val_loss' never appeared"):
+        model.fit(x, x[:, :1], epochs=2, verbose=0, callbacks=[detector])
+    assert detector.trace["epoch"] == []
+
+
+def test_one_element_array_logs_are_read_as_their_value():
+    arrays = [{key: np.array([value], dtype="float64") for key, value in logs.items()}
+              for logs in sequence()]
+    detector = OverfitDetector(mode="min", action="log")
+    drive(detector, arrays)
+    gl, _, _, _, _ = prechelt_by_hand(TRAIN, VAL, K)
+    np.testing.assert_allclose(detector.trace["gl"], gl, rtol=1e-12)
+    assert isinstance(detector.best, float)
+
+
+@pytest.mark.parametrize("detector_first", [True, False])
+def test_early_stopping_weights_win_whatever_the_order(detector_first):
+    """Both restore at the end of training: the final weights must not depend on the order."""
+    other = [5.0, 4.0, 3.0, 1.0] + [2.0] * (len(VAL) - 4)  # EarlyStopping's best: epoch 3
+    logs = [dict(entry, val_other=value) for entry, value in zip(sequence(), other)]
+    gl, _, _, _, _ = prechelt_by_hand(TRAIN, VAL, K)
+    onset = int(np.argmax(gl > 5.0))
+    detector = OverfitDetector(mode="min", action="stop")
+    stopper = EarlyStopping(monitor="val_other", mode="min", patience=50)
+    callbacks = [detector, stopper] if detector_first else [stopper, detector]
+    with pytest.warns(UserWarning, match="EarlyStopping's best"):
+        model, epochs_run, _ = drive_list(callbacks, logs)
+    assert (epochs_run, detector.stopped_epoch, detector.best_epoch) == (
+        onset + 1, onset, int(np.argmin(VAL[: onset + 1])))
+    assert weight_epoch(model) == stopper.best_epoch == 3
+
+
+def test_detector_alone_restores_in_a_callback_list():
+    detector = OverfitDetector(mode="min", action="stop")
+    stopper = EarlyStopping(monitor="val_loss", restore_best_weights=False, patience=50)
+    model, _, _ = drive_list([stopper, detector], sequence())
+    assert weight_epoch(model) == detector.best_epoch == 8
