@@ -136,7 +136,7 @@ def _sample_ids(x):
     return None if x is None else np.asarray(keras.ops.convert_to_numpy(x))[:, 0].astype(int)
 
 
-class _RecordingModel(keras.Sequential):
+class RecordingModel(keras.Sequential):
     """Records the samples (column 0 holds each sample's index) that fit and evaluate get."""
 
     calls = []
@@ -153,7 +153,7 @@ class _RecordingModel(keras.Sequential):
         return super().evaluate(x, y, **kwargs)
 
 
-def _indexed_data(n=30):
+def indexed_data(n=30):
     """Column 0 is the sample's index; three classes of 10."""
     rng = np.random.default_rng(7)
     x = np.concatenate([np.arange(n)[:, None], rng.normal(size=(n, 2))], axis=1)
@@ -161,7 +161,7 @@ def _indexed_data(n=30):
 
 
 def _build_recording_model():
-    model = _RecordingModel([keras.Input((3,)), keras.layers.Dense(3, activation="softmax")],
+    model = RecordingModel([keras.Input((3,)), keras.layers.Dense(3, activation="softmax")],
                             name="recording")
     model.compile("sgd", "sparse_categorical_crossentropy", metrics=["accuracy"],
                   jit_compile=False)
@@ -169,7 +169,7 @@ def _build_recording_model():
 
 
 def check_no_held_out_sample_reaches_fit(calls, y, splits, validation_fraction, seed):
-    """`calls` of `_RecordingModel`, fold by fold, against scikit-learn's own splits.
+    """`calls` of `RecordingModel`, fold by fold, against scikit-learn's own splits.
 
     Each fold: one `fit` on the training part only, its validation data (if any) carved
     from that part by `train_test_split` stratified on the labels, seeded `seed + fold`;
@@ -201,14 +201,14 @@ def check_no_held_out_sample_reaches_fit(calls, y, splits, validation_fraction, 
 @pytest.mark.cross_backend
 @pytest.mark.parametrize("validation_fraction", [None, 0.25])
 def test_no_held_out_sample_reaches_fit(validation_fraction):
-    x, y = _indexed_data()
-    _RecordingModel.calls = []
+    x, y = indexed_data()
+    RecordingModel.calls = []
     result = cross_validate(
         _build_recording_model, x, y, cv=3, seed=5, validation_fraction=validation_fraction,
         fit_kwargs={"epochs": 2, "batch_size": 8},
     )
     splits = list(StratifiedKFold(3, shuffle=True, random_state=5).split(x, y))
-    check_no_held_out_sample_reaches_fit(_RecordingModel.calls, y, splits, validation_fraction,
+    check_no_held_out_sample_reaches_fit(RecordingModel.calls, y, splits, validation_fraction,
                                          seed=5)
     # The val_* curves come from the carved part, when there is one.
     assert all(("val_loss" in h) == (validation_fraction is not None) for h in result.histories)
@@ -216,13 +216,13 @@ def test_no_held_out_sample_reaches_fit(validation_fraction):
 
 @pytest.mark.cross_backend
 def test_validation_split_in_fit_kwargs_splits_the_training_part():
-    x, y = _indexed_data()
-    _RecordingModel.calls = []
+    x, y = indexed_data()
+    RecordingModel.calls = []
     cross_validate(_build_recording_model, x, y, cv=3, seed=5,
                    fit_kwargs={"epochs": 1, "validation_split": 0.2})
     splits = list(StratifiedKFold(3, shuffle=True, random_state=5).split(x, y))
     # Keras takes its validation_split from the x that fit receives: the training part.
-    check_no_held_out_sample_reaches_fit(_RecordingModel.calls, y, splits, None, seed=5)
+    check_no_held_out_sample_reaches_fit(RecordingModel.calls, y, splits, None, seed=5)
 
 
 @pytest.mark.cross_backend
