@@ -399,7 +399,7 @@ def split_validation(train, labels, validation_fraction, seed):
     """
     stratify = None if labels is None else labels[train]
     try:
-        fit_part, validation_part = sk_model_selection.train_test_split(
+        _, validation_part = sk_model_selection.train_test_split(
             train, test_size=validation_fraction, stratify=stratify, random_state=seed
         )
     except ValueError as error:
@@ -408,11 +408,8 @@ def split_validation(train, labels, validation_fraction, seed):
             f"of {len(train)} samples{' stratified by class' if labels is not None else ''}: "
             f"{error} Use a larger validation_fraction or fewer folds."
         ) from error
-    position = {index: order for order, index in enumerate(train.tolist())}
-    return (
-        np.array(sorted(fit_part, key=position.__getitem__), dtype=train.dtype),
-        np.array(sorted(validation_part, key=position.__getitem__), dtype=train.dtype),
-    )
+    held_back = np.isin(train, validation_part)
+    return train[~held_back], train[held_back]
 
 
 def _deepcopy_callbacks(callbacks):
