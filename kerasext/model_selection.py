@@ -178,14 +178,41 @@ def _as_arrays(data, name):
     return array
 
 
-def _num_samples(x, y):
-    counts = {}
+def _check_targets(y):
+    """Refuses string targets: Keras losses compute on numbers."""
+    for leaf in _leaves(y) if y is not None else []:
+        is_text = leaf.dtype.kind in "US" or (
+            leaf.dtype.kind == "O" and leaf.size and isinstance(leaf.flat[0], (str, bytes))
+        )
+        if is_text:
+            shown = np.unique(leaf.astype(str))
+            raise ValueError(
+                "Invalid `y` argument value. Expected numeric targets (Keras losses compute "
+                "on numbers): encode string class labels first, e.g. "
+                "`y = sklearn.preprocessing.LabelEncoder().fit_transform(y)` for a sparse "
+                f"categorical loss. Received: y of dtype {leaf.dtype} with values "
+                f"{shown[:5].tolist()}{' ...' if len(shown) > 5 else ''}"
+            )
+
+
+def prepare_data(x, y):
+    """`(x, y, n_samples)`: arrays checked for folding (`cross_validate`, `CrossValidated`)."""
+    x = _as_arrays(x, "x")
+    y = _as_arrays(y, "y")
+    _check_targets(y)
+    return x, y, _num_samples(x, y)
+
+
+def _labelled_leaves(x, y):
     for name, data in (("x", x), ("y", y)):
         if data is None:
             continue
         for index, leaf in enumerate(_leaves(data)):
-            label = name if not _is_structure(data) else f"{name}[{index}]"
-            counts[label] = len(leaf)
+            yield (name if not _is_structure(data) else f"{name}[{index}]"), leaf
+
+
+def _num_samples(x, y):
+    counts = {label: len(leaf) for label, leaf in _labelled_leaves(x, y)}
     if not counts:
         raise ValueError("cross_validate received no data: `x` is None.")
     if len(set(counts.values())) != 1:
@@ -193,7 +220,14 @@ def _num_samples(x, y):
             "cross_validate needs the same number of samples in every array of `x` and "
             f"`y`; received {counts}."
         )
-    return next(iter(counts.values()))
+    n_samples = next(iter(counts.values()))
+    if n_samples == 0:
+        shapes = {label: tuple(np.shape(leaf)) for label, leaf in _labelled_leaves(x, y)}
+        raise ValueError(
+            "Invalid `x` argument value. Expected at least one sample per fold (one row per "
+            f"sample). Received: empty data, shapes {shapes}"
+        )
+    return n_samples
 
 
 def _take(data, indices):
@@ -341,6 +375,43 @@ def _fit_model(fold, model, x, y, **kwargs):
     return model.fit(x, y, **kwargs)
 
 
+def check_validation_fraction(validation_fraction):
+    """`validation_fraction` as a float in (0, 1), or `None`; a `ValueError` otherwise."""
+    if validation_fraction is None:
+        return None
+    is_number = isinstance(validation_fraction, (float, np.floating))
+    if not is_number or not 0.0 < validation_fraction < 1.0:
+        raise ValueError(
+            "Invalid `validation_fraction` argument value. Expected a float in (0, 1), the "
+            "fraction of each fold's training part held back as `fit`'s validation data, "
+            f"or None. Received: validation_fraction={validation_fraction!r}"
+        )
+    return float(validation_fraction)
+
+
+def split_validation(train, labels, validation_fraction, seed):
+    """Carves `(fit_indices, validation_indices)` out of a fold's training indices.
+
+    Stratified on `labels` (class labels of every sample, or `None`), shuffled
+    with `random_state=seed`, as scikit-learn's `validation_fraction`
+    (`train_test_split(..., stratify=...)`); both parts keep the order of
+    `train`.
+    """
+    stratify = None if labels is None else labels[train]
+    try:
+        _, validation_part = sk_model_selection.train_test_split(
+            train, test_size=validation_fraction, stratify=stratify, random_state=seed
+        )
+    except ValueError as error:
+        raise ValueError(
+            f"Cannot hold back validation_fraction={validation_fraction} of a training part "
+            f"of {len(train)} samples{' stratified by class' if labels is not None else ''}: "
+            f"{error} Use a larger validation_fraction or fewer folds."
+        ) from error
+    held_back = np.isin(train, validation_part)
+    return train[~held_back], train[held_back]
+
+
 def _deepcopy_callbacks(callbacks):
     try:
         return copy.deepcopy(callbacks)
@@ -364,6 +435,7 @@ def run_folds(
     fit_fold=_fit_model,
     on_fold_end=None,
     release_memory=True,
+    validation_fraction=None,
 ):
     """Trains and evaluates one model per fold; the loop under `cross_validate`.
 
@@ -372,7 +444,10 @@ def run_folds(
     collection, unless `return_models` or not `release_memory`), calls
     `keras.utils.set_random_seed(seed + k)` when `seed` is given, builds
     `build_fold_model(k)`, fits it with `fit_fold(k, model, x_train, y_train,
-    **kwargs)` and evaluates it on the held-out part.
+    **kwargs)` and evaluates it, once, on the held-out part. No held-out
+    sample reaches `fit`: its validation data, if any, comes from the
+    training part (`validation_fraction`, or `validation_split` in
+    `fit_kwargs`) or from `fit_kwargs["validation_data"]`.
 
     Args:
         build_fold_model: function of the fold index returning a compiled model.
@@ -389,6 +464,9 @@ def run_folds(
             after each fold is evaluated.
         release_memory: clear the Keras session between folds (when models
             are not returned). Defaults to `True`.
+        validation_fraction: float in (0, 1) or `None`: the fraction of each
+            training part passed to `fit` as `validation_data` instead of
+            being trained on (see `split_validation`). Defaults to `None`.
 
     Returns:
         A `CrossValidationResult`.
@@ -411,9 +489,16 @@ def run_folds(
             )
     fit_callbacks = list(fit_kwargs.pop("callbacks", None) or []) + list(callbacks or [])
     fit_kwargs.setdefault("verbose", 0)
-    use_held_out_for_validation = (
-        fit_kwargs.get("validation_data") is None and not fit_kwargs.get("validation_split")
-    )
+    validation_fraction = check_validation_fraction(validation_fraction)
+    if validation_fraction is not None and (
+        fit_kwargs.get("validation_data") is not None or fit_kwargs.get("validation_split")
+    ):
+        raise ValueError(
+            "Pass either `validation_fraction` or `validation_data` / `validation_split` in "
+            f"`fit_kwargs`, not both. Received: validation_fraction={validation_fraction}, "
+            f"fit_kwargs keys: {sorted(fit_kwargs)}"
+        )
+    labels = classification_labels(y) if validation_fraction is not None else None
     evaluate_kwargs = {"verbose": fit_kwargs["verbose"], "return_dict": True}
     if fit_kwargs.get("batch_size") is not None:
         evaluate_kwargs["batch_size"] = fit_kwargs["batch_size"]
@@ -428,21 +513,21 @@ def run_folds(
         model = build_fold_model(fold)
         _check_model(model, fold)
 
+        kwargs = dict(fit_kwargs)
+        if validation_fraction is not None:
+            train, validation = split_validation(
+                train, labels, validation_fraction, None if seed is None else int(seed) + fold
+            )
+            kwargs["validation_data"] = (_take(x, validation), _take(y, validation)) + (
+                () if sample_weight is None else (sample_weight[validation],)
+            )
         x_train, y_train = _take(x, train), _take(y, train)
         x_test, y_test = _take(x, test), _take(y, test)
-        kwargs = dict(fit_kwargs)
         kwargs["callbacks"] = _deepcopy_callbacks(fit_callbacks)
         eval_kwargs = dict(evaluate_kwargs)
         if sample_weight is not None:
             kwargs["sample_weight"] = sample_weight[train]
             eval_kwargs["sample_weight"] = sample_weight[test]
-        if use_held_out_for_validation:
-            kwargs.pop("validation_split", None)
-            kwargs["validation_data"] = (
-                (x_test, y_test)
-                if sample_weight is None
-                else (x_test, y_test, sample_weight[test])
-            )
 
         history = fit_fold(fold, model, x_train, y_train, **kwargs)
         scores = model.evaluate(x_test, y_test, **eval_kwargs)
@@ -474,12 +559,14 @@ def cross_validate(
     callbacks=None,
     return_models=False,
     seed=None,
+    validation_fraction=None,
 ):
     """K-fold cross-validation of a Keras model: one fresh model per fold.
 
     For each fold, `build_model()` makes a new compiled model, which is trained
-    on the fold's training part and evaluated (`model.evaluate`) on its
-    held-out part. The folds come from scikit-learn:
+    on the fold's training part and evaluated (`model.evaluate`), once, on its
+    held-out part. No held-out sample ever reaches `fit`. The folds come from
+    scikit-learn:
 
     - `cv` an integer: `StratifiedKFold(cv, shuffle=True, random_state=seed)`
       when `y` holds class labels, else `KFold(cv, shuffle=True,
@@ -500,13 +587,17 @@ def cross_validate(
     hand-written loop doing the same gives the same weights, the same
     training order and the same scores.
 
-    Unless `fit_kwargs` holds `validation_data` or `validation_split`, the
-    held-out part is also passed to `fit` as `validation_data`, so each
-    fold's history has `val_*` curves (for
-    `kerasext.plot.plot_cross_validation`). A callback that monitors them
-    (early stopping) then selects on the held-out part, and the scores are
-    optimistic; give `fit_kwargs={"validation_split": 0.1}` to keep the
-    held-out part untouched until evaluation.
+    Validation data for `fit` (the `val_*` curves of each fold's history,
+    for `kerasext.plot.plot_cross_validation` and for callbacks that monitor
+    them, such as early stopping) comes from the training part, never from
+    the held-out part, which would make the scores optimistic:
+    `validation_fraction=0.1` holds back 10% of each training part, drawn
+    with `sklearn.model_selection.train_test_split(train, test_size=0.1,
+    stratify=<class labels of train, by the rule above>, random_state=seed +
+    k)` (scikit-learn's `validation_fraction`; both parts keep the order of
+    `train`). `fit_kwargs={"validation_split": 0.1}` instead takes the last
+    10% of the training part, unshuffled (time series); `validation_data` in
+    `fit_kwargs` is used as given.
 
     Between folds the Keras session is cleared and garbage collected
     (`keras.backend.clear_session()`), unless `return_models=True`; the
@@ -514,7 +605,10 @@ def cross_validate(
 
     Args:
         build_model: function with no arguments returning a new, compiled
-            `keras.Model`.
+            `keras.Model`; or a compiled `keras.Model`, whose architecture and
+            compile settings (never its weights) are copied for every fold
+            (`keras.models.clone_model`, then `compile_from_config` with its
+            `get_compile_config()`).
         x: inputs: a NumPy array (or anything `np.asarray` accepts), or a
             dict, list or tuple of arrays with one row per sample.
         y: targets: an array, a dict, list or tuple of arrays, or `None`.
@@ -530,6 +624,9 @@ def cross_validate(
             to `False`.
         seed: integer seed for the folds and each fold's model, or `None`.
             Defaults to `None`.
+        validation_fraction: float in (0, 1): the fraction of each fold's
+            training part passed to `fit` as `validation_data` rather than
+            trained on; or `None` for none. Defaults to `None`.
 
     Returns:
         A `CrossValidationResult` with `histories` (one `History.history` dict
@@ -553,16 +650,14 @@ def cross_validate(
         return model
 
     result = kx.model_selection.cross_validate(
-        build_model, x, y, cv=3, fit_kwargs={"epochs": 2}, seed=0)
+        build_model, x, y, cv=3, fit_kwargs={"epochs": 2}, seed=0,
+        validation_fraction=0.1)
     print(result)  # one row per fold, then mean and std
     assert len(result.fold_scores) == 3 and result.mean["accuracy"] > 0.9
+    assert "val_loss" in result.histories[0]  # from 10% of each training part
     ```
     """
-    if not callable(build_model):
-        raise ValueError(
-            "Invalid `build_model` argument value. Expected a function with no arguments "
-            f"returning a compiled keras.Model. Received: build_model={build_model!r}"
-        )
+    build_model = _model_builder(build_model)
     if seed is not None and (
         not isinstance(seed, (int, np.integer)) or isinstance(seed, bool)
     ):
@@ -574,9 +669,8 @@ def cross_validate(
             "Invalid `fit_kwargs` argument value. Expected a dict of `model.fit` arguments "
             f"or None. Received: fit_kwargs={fit_kwargs!r}"
         )
-    x = _as_arrays(x, "x")
-    y = _as_arrays(y, "y")
-    n_samples = _num_samples(x, y)
+    validation_fraction = check_validation_fraction(validation_fraction)
+    x, y, n_samples = prepare_data(x, y)
     splits = make_splits(cv, x, y, n_samples, seed=seed)
     return run_folds(
         lambda fold: build_model(),
@@ -587,4 +681,41 @@ def cross_validate(
         callbacks=callbacks,
         return_models=return_models,
         seed=seed,
+        validation_fraction=validation_fraction,
     )
+
+
+def _model_builder(build_model):
+    """A function making each fold's model: `build_model`, or a clone of a compiled model."""
+    if isinstance(build_model, keras.Model):
+        if not getattr(build_model, "compiled", False):
+            raise ValueError(
+                "Invalid `build_model` argument value. Expected a function with no arguments "
+                "returning a compiled keras.Model, or a compiled keras.Model to clone for "
+                "every fold. Received: an uncompiled model "
+                f"{type(build_model).__name__}(name={build_model.name!r}); call "
+                "`model.compile(...)` first."
+            )
+        model = build_model
+        compile_config = model.get_compile_config()
+
+        def clone():
+            try:
+                copy_ = keras.models.clone_model(model)
+                copy_.compile_from_config(compile_config)
+            except Exception as error:  # noqa: BLE001  (any failure: the model cannot be cloned)
+                raise ValueError(
+                    f"cross_validate could not clone the model {model.name!r} for a fold "
+                    f"({type(error).__name__}: {error}). Pass a function with no arguments "
+                    "that builds and compiles a new model instead."
+                ) from error
+            return copy_
+
+        return clone
+    if not callable(build_model):
+        raise ValueError(
+            "Invalid `build_model` argument value. Expected a function with no arguments "
+            "returning a compiled keras.Model, or a compiled keras.Model. "
+            f"Received: build_model={build_model!r}"
+        )
+    return build_model

@@ -4,7 +4,7 @@ import keras
 import numpy as np
 import pytest
 from sklearn.datasets import load_breast_cancer
-from sklearn.model_selection import GroupKFold, KFold, StratifiedKFold
+from sklearn.model_selection import GroupKFold, KFold, StratifiedKFold, train_test_split
 
 import kerasext as kx
 from kerasext import model_selection
@@ -61,11 +61,7 @@ def test_matches_hand_written_loop_on_breast_cancer(monkeypatch):
     for fold, (train, test) in enumerate(hand_splits):
         set_random_seed(seed + fold)
         model = _build_logistic_regression()
-        # The held-out part is the validation data, as cross_validate passes it: on torch,
-        # each validation pass draws from the global RNG (DataLoader's base seed), which
-        # the next epoch's shuffle then continues from.
-        model.fit(x[train], y[train], validation_data=(x[test], y[test]), verbose=0,
-                  **fit_kwargs)
+        model.fit(x[train], y[train], verbose=0, **fit_kwargs)
         expected.append(
             model.evaluate(x[test], y[test], batch_size=64, verbose=0, return_dict=True)
         )
@@ -83,9 +79,9 @@ def test_matches_hand_written_loop_on_breast_cancer(monkeypatch):
     assert hand_accuracies.min() > 0.85  # the models did learn
     assert result.mean["accuracy"] == pytest.approx(hand_accuracies.mean(), abs=1e-6)
     assert result.std["accuracy"] == pytest.approx(hand_accuracies.std(), abs=1e-6)
-    # Held-out part as validation data, one history per fold, memory released between folds.
+    # No validation data unless asked for, one history per fold, memory released between folds.
     assert [len(h["loss"]) for h in result.histories] == [2] * folds
-    assert all("val_accuracy" in h for h in result.histories)
+    assert not any("val_accuracy" in h for h in result.histories)
     assert len(cleared) >= folds
     assert result.models is None
     table = str(result)
@@ -134,6 +130,123 @@ def test_dict_inputs_index_pairs_sample_weight_and_returned_models(rng):
         w = weights[test]
         assert scores["loss"] == pytest.approx(np.mean(w * error[:, 0] ** 2), rel=1e-5)
         assert scores["mae"] == pytest.approx(np.mean(np.abs(error[:, 0])), rel=1e-5)
+
+
+def _sample_ids(x):
+    return None if x is None else np.asarray(keras.ops.convert_to_numpy(x))[:, 0].astype(int)
+
+
+class RecordingModel(keras.Sequential):
+    """Records the samples (column 0 holds each sample's index) that fit and evaluate get."""
+
+    calls = []
+
+    def fit(self, x=None, y=None, **kwargs):
+        validation = kwargs.get("validation_data")
+        type(self).calls.append(
+            ("fit", _sample_ids(x), None if validation is None else _sample_ids(validation[0]))
+        )
+        return super().fit(x, y, **kwargs)
+
+    def evaluate(self, x=None, y=None, **kwargs):
+        type(self).calls.append(("evaluate", _sample_ids(x), None))
+        return super().evaluate(x, y, **kwargs)
+
+
+def indexed_data(n=30):
+    """Column 0 is the sample's index; three classes of 10."""
+    rng = np.random.default_rng(7)
+    x = np.concatenate([np.arange(n)[:, None], rng.normal(size=(n, 2))], axis=1)
+    return x.astype("float32"), np.arange(n) % 3
+
+
+def _build_recording_model():
+    model = RecordingModel([keras.Input((3,)), keras.layers.Dense(3, activation="softmax")],
+                            name="recording")
+    model.compile("sgd", "sparse_categorical_crossentropy", metrics=["accuracy"],
+                  jit_compile=False)
+    return model
+
+
+def check_no_held_out_sample_reaches_fit(calls, y, splits, validation_fraction, seed):
+    """`calls` of `RecordingModel`, fold by fold, against scikit-learn's own splits.
+
+    Each fold: one `fit` on the training part only, its validation data (if any) carved
+    from that part by `train_test_split` stratified on the labels, seeded `seed + fold`;
+    then one `evaluate` on the held-out part. (Keras' validation passes inside `fit` go
+    through `evaluate` too: those may see the validation part only.)
+    """
+    starts = [index for index, call in enumerate(calls) if call[0] == "fit"]
+    assert len(starts) == len(splits)
+    for fold, (train, test) in enumerate(splits):
+        fold_calls = calls[starts[fold]:(starts + [len(calls)])[fold + 1]]
+        _, fit_ids, validation_ids = fold_calls[0]
+        assert not set(fit_ids) & set(test)
+        if validation_fraction is None:
+            assert validation_ids is None
+            np.testing.assert_array_equal(np.sort(fit_ids), np.sort(train))
+        else:
+            expected_fit, expected_validation = train_test_split(
+                train, test_size=validation_fraction, stratify=y[train], random_state=seed + fold
+            )
+            np.testing.assert_array_equal(np.sort(fit_ids), np.sort(expected_fit))
+            np.testing.assert_array_equal(np.sort(validation_ids), np.sort(expected_validation))
+        evaluated = [ids for name, ids, _ in fold_calls[1:] if name == "evaluate"]
+        assert evaluated, fold
+        for ids in evaluated[:-1]:  # validation passes during fit
+            assert not set(ids) & set(test), fold
+        np.testing.assert_array_equal(evaluated[-1], test)  # scored once, on the held-out part
+
+
+@pytest.mark.cross_backend
+@pytest.mark.parametrize("validation_fraction", [None, 0.25])
+def test_no_held_out_sample_reaches_fit(validation_fraction):
+    x, y = indexed_data()
+    RecordingModel.calls = []
+    result = cross_validate(
+        _build_recording_model, x, y, cv=3, seed=5, validation_fraction=validation_fraction,
+        fit_kwargs={"epochs": 2, "batch_size": 8},
+    )
+    splits = list(StratifiedKFold(3, shuffle=True, random_state=5).split(x, y))
+    check_no_held_out_sample_reaches_fit(RecordingModel.calls, y, splits, validation_fraction,
+                                         seed=5)
+    # The val_* curves come from the carved part, when there is one.
+    assert all(("val_loss" in h) == (validation_fraction is not None) for h in result.histories)
+
+
+@pytest.mark.cross_backend
+def test_validation_split_in_fit_kwargs_splits_the_training_part():
+    x, y = indexed_data()
+    RecordingModel.calls = []
+    cross_validate(_build_recording_model, x, y, cv=3, seed=5,
+                   fit_kwargs={"epochs": 1, "validation_split": 0.2})
+    splits = list(StratifiedKFold(3, shuffle=True, random_state=5).split(x, y))
+    # Keras takes its validation_split from the x that fit receives: the training part.
+    check_no_held_out_sample_reaches_fit(RecordingModel.calls, y, splits, None, seed=5)
+
+
+@pytest.mark.cross_backend
+def test_a_compiled_model_is_cloned_for_every_fold(rng):
+    x = rng.normal(size=(24, 4)).astype("float32")
+    y = (x[:, 0] > 0).astype("int32")
+
+    def build():
+        model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1, activation="sigmoid")])
+        model.compile(keras.optimizers.Adam(0.05), "binary_crossentropy", metrics=["accuracy"],
+                      jit_compile=False)
+        return model
+
+    model = build()
+    weights = [w.copy() for w in model.get_weights()]
+    # scikit-learn's habit: pass the estimator, get the scores of fresh copies of it.
+    cloned = cross_validate(model, x, y, cv=2, fit_kwargs={"epochs": 2}, seed=3)
+    built = cross_validate(build, x, y, cv=2, fit_kwargs={"epochs": 2}, seed=3)
+    for ours, reference in zip(cloned.fold_scores, built.fold_scores):
+        assert ours == pytest.approx(reference, abs=1e-6)
+    for before, after in zip(weights, model.get_weights()):
+        np.testing.assert_array_equal(before, after)  # the given model itself is not trained
+    with pytest.raises(ValueError, match=r"Invalid `build_model`.*uncompiled model"):
+        cross_validate(keras.Sequential([keras.Input((4,)), keras.layers.Dense(1)]), x, y, cv=2)
 
 
 class _RecordsModels(keras.callbacks.Callback):
@@ -257,6 +370,27 @@ def test_inconsistent_or_unsplittable_data_is_refused():
         cross_validate(build, np.zeros((6, 4)), np.zeros((6,)), cv=2, seed=1.5)
     with pytest.raises(ValueError, match=r"Fold 0 of `cv` has an empty test set"):
         cross_validate(build, np.zeros((6, 4)), np.zeros((6,)), cv=[(np.arange(6), [])])
+
+
+def test_empty_data_string_labels_and_bad_validation_fraction_are_refused():
+    build = _build_dense()
+    x, y = np.zeros((6, 4), "float32"), np.array([0, 1] * 3)
+    with pytest.raises(ValueError, match=r"Invalid `x` argument value.*at least one sample.*"
+                                         r"empty data"):
+        cross_validate(build, np.zeros((0, 4)), np.zeros((0,)), cv=2)
+    for labels in (np.array(["cat", "dog"] * 3), np.array(["cat", "dog"] * 3, dtype=object)):
+        with pytest.raises(ValueError, match=r"Invalid `y` argument value\. Expected numeric "
+                                             r"targets.*LabelEncoder.*\['cat', 'dog'\]"):
+            cross_validate(build, x, labels, cv=2)
+    for fraction in (0.0, 1.0, 2, "0.1"):
+        with pytest.raises(ValueError, match=r"Invalid `validation_fraction` argument value"):
+            cross_validate(build, x, y, cv=2, validation_fraction=fraction)
+    with pytest.raises(ValueError, match=r"either `validation_fraction` or `validation_data`"):
+        cross_validate(build, x, y, cv=2, validation_fraction=0.5,
+                       fit_kwargs={"validation_split": 0.5})
+    # Three classes cannot all appear in a validation part of one sample.
+    with pytest.raises(ValueError, match=r"Cannot hold back validation_fraction=0.1"):
+        cross_validate(build, np.zeros((9, 4)), np.arange(9) % 3, cv=3, validation_fraction=0.1)
 
 
 @pytest.mark.tensorflow_only("tf.data is TensorFlow's input pipeline")

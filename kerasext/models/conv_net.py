@@ -19,13 +19,15 @@ class ConvNet(OutputDTypeModel):
     softmax over `num_classes`. Convolutions use `"same"` padding, so it
     works on images of any size, down to scikit-learn's 8x8 digits. Inputs are
     channels-last `(batch_size, height, width, channels)`; a grayscale batch
-    `(batch_size, height, width)` gets its channel axis added.
+    `(batch_size, height, width)` gets its channel axis added. Inputs of any
+    numeric dtype (e.g. `uint8` images) are cast to the compute dtype, as a
+    functional Keras model casts them to its `keras.Input` dtype.
 
     Args:
         num_classes: number of classes (integer >= 2, softmax output), or
             `None` for a regression head (one linear unit).
         filters: number of filters of each convolutional block (one block per
-            entry; may be empty). Defaults to `(32, 64)`.
+            entry; at least one). Defaults to `(32, 64)`.
         kernel_size: convolution window, integer or pair. Defaults to `3`.
         dense_units: units of each hidden dense block (may be empty).
             Defaults to `(128,)`.
@@ -80,7 +82,7 @@ class ConvNet(OutputDTypeModel):
     ):
         super().__init__(**kwargs)
         v.check_num_classes(num_classes)
-        conv_filters = v.as_positive_int_tuple("filters", filters, allow_empty=True)
+        conv_filters = v.as_positive_int_tuple("filters", filters)
         hidden_units = v.as_positive_int_tuple("dense_units", dense_units, allow_empty=True)
         v.check_rate("dropout", dropout)
         v.check_choice("pooling", pooling, POOLING)
@@ -151,6 +153,9 @@ class ConvNet(OutputDTypeModel):
 
     def call(self, inputs, training=None):
         x = inputs
+        if keras.backend.standardize_dtype(x.dtype) != self.compute_dtype:
+            # uint8 / integer images: convolutions need floats (TF and torch refuse integers).
+            x = ops.cast(x, self.compute_dtype)
         if len(x.shape) == 3:
             x = ops.expand_dims(x, -1)
         for block in self.conv_blocks:

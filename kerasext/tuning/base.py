@@ -61,8 +61,10 @@ class KerasextHyperModel(keras_tuner.HyperModel):
             `keras.utils.set_random_seed(s)`, with `s` derived from `seed`, the
             trial's hyperparameter values and the execution number, so a
             trial's score depends only on its values and two searches with
-            the same tuner seed give the same trials and scores. `None` leaves
-            the random state alone. Defaults to `0`.
+            the same tuner seed give the same trials and scores (a nonzero
+            tuner seed: keras-tuner's oracles read `seed=0` as "draw a random
+            seed"; `kerasext.tuning.CrossValidated` tuners keep 0). `None`
+            leaves the random state alone. Defaults to `0`.
         name: name of the HyperModel. Defaults to `None`.
         tunable: see `keras_tuner.HyperModel`. Defaults to `True`.
 

@@ -8,6 +8,7 @@ import os
 import keras
 import keras_tuner
 import numpy as np
+from keras_tuner.src.engine import tuner_utils
 
 from kerasext import model_selection
 
@@ -18,25 +19,19 @@ _FIT_PARAMETERS = [
 _RESULT_FILENAME = "cross_validation.json"
 
 
-class _TunerHooks(keras.callbacks.Callback):
-    """Forwards epoch and batch events to the tuner's hooks, as keras-tuner's own callback."""
+class _SeedZero(int):
+    """The integer 0, as a tuner `seed` that keras-tuner keeps.
 
-    def __init__(self, tuner, trial):
-        super().__init__()
-        self.tuner = tuner
-        self.trial = trial
+    keras-tuner's oracles take `seed or random.randint(1, 10000)`, so a plain
+    `seed=0` means "a random seed". This 0 is truthy and otherwise the int 0:
+    the oracle keeps it, and draws from it as from 0 (sums give plain ints).
+    """
 
-    def on_epoch_begin(self, epoch, logs=None):
-        self.tuner.on_epoch_begin(self.trial, self.model, epoch, logs=logs)
+    def __new__(cls, value=0):
+        return super().__new__(cls, 0)
 
-    def on_batch_begin(self, batch, logs=None):
-        self.tuner.on_batch_begin(self.trial, self.model, batch, logs)
-
-    def on_batch_end(self, batch, logs=None):
-        self.tuner.on_batch_end(self.trial, self.model, batch, logs)
-
-    def on_epoch_end(self, epoch, logs=None):
-        self.tuner.on_epoch_end(self.trial, self.model, epoch, logs=logs)
+    def __bool__(self):
+        return True
 
 
 def _fatal(error):
@@ -54,9 +49,14 @@ class CrossValidated:
     `k` a fresh model from the hypermodel (with the tuner's `optimizer` /
     `loss` / `metrics` overrides), seeded with
     `keras.utils.set_random_seed(cv_seed + k)`, trained with
-    `hypermodel.fit(hp, model, x_train, y_train, **fit_kwargs)` (the held-out
-    part as `validation_data` unless `validation_data` or `validation_split`
-    is given) and evaluated on the held-out part.
+    `hypermodel.fit(hp, model, x_train, y_train, **fit_kwargs)` and evaluated,
+    once, on the held-out part. No held-out sample reaches `fit`: the
+    validation data it gets, if any (for the HyperModels' early stopping on
+    the objective), comes from the training part (`validation_fraction`, or
+    `validation_split` given to `search`) or from `validation_data` given to
+    `search`. The tuner reaches the hypermodel's `fit` through keras-tuner's
+    own callback, so kerasext HyperModels check the objective's direction and
+    early-stop on it as under any tuner.
 
     Every trial uses the same folds. The trial reports, for each metric `m`
     of `model.evaluate`:
@@ -86,6 +86,16 @@ class CrossValidated:
             initialization, or `None` to use the oracle's seed (the tuner's
             `seed` argument when given), so that every trial sees the same
             folds. Defaults to `None`.
+        validation_fraction: float in (0, 1): the fraction of each fold's
+            training part passed to `fit` as `validation_data` (stratified
+            for class labels, as in
+            `kerasext.model_selection.cross_validate`), e.g. `0.1` for the
+            early stopping of kerasext HyperModels; or `None`: `fit` gets no
+            validation data (their early stopping then does nothing).
+            Defaults to `None`.
+        seed: the tuner's `seed`. Unlike keras-tuner, which draws a random
+            seed for `seed=0`, a CrossValidated tuner keeps 0 as the seed, so
+            every integer seed repeats its search.
         **kwargs: the tuner's keyword arguments. `executions_per_trial` must
             stay 1 (repeat the folds with
             `cv=sklearn.model_selection.RepeatedKFold(...)` instead).
@@ -132,7 +142,7 @@ class CrossValidated:
                 "its `run_trial` is the one used."
             )
 
-    def __init__(self, *args, cv=5, cv_seed=None, **kwargs):
+    def __init__(self, *args, cv=5, cv_seed=None, validation_fraction=None, **kwargs):
         if not isinstance(self, keras_tuner.Tuner):
             raise TypeError(
                 f"{type(self).__name__}: CrossValidated is a mixin for keras_tuner.Tuner "
@@ -155,6 +165,12 @@ class CrossValidated:
             )
         self.cv = self._check_cv(cv)
         self.cv_seed = cv_seed
+        self.validation_fraction = model_selection.check_validation_fraction(
+            validation_fraction
+        )
+        seed = kwargs.get("seed")
+        if isinstance(seed, (int, np.integer)) and not isinstance(seed, bool) and seed == 0:
+            kwargs["seed"] = _SeedZero()
         super().__init__(*args, **kwargs)
         if self.hypermodel is None:
             raise ValueError(
@@ -245,9 +261,7 @@ class CrossValidated:
         seed = self.fold_seed
         self._trial_dtype_policy = keras.config.dtype_policy()
         try:
-            x = model_selection._as_arrays(x, "x")
-            y = model_selection._as_arrays(y, "y")
-            n_samples = model_selection._num_samples(x, y)
+            x, y, n_samples = model_selection.prepare_data(x, y)
             splits = model_selection.make_splits(self.cv, x, y, n_samples, seed=seed)
         except ValueError as error:
             raise _fatal(error) from error
@@ -263,7 +277,8 @@ class CrossValidated:
         def fit_fold(fold, model, x_train, y_train, **fold_kwargs):
             callbacks = fold_kwargs["callbacks"]
             self._configure_tensorboard_dir(callbacks, trial, fold)
-            callbacks.append(_TunerHooks(self, trial))
+            # keras-tuner's own callback: HyperModels find the tuner through it.
+            callbacks.append(tuner_utils.TunerCallback(self, trial))
             return self.hypermodel.fit(hp, model, x_train, y_train, **fold_kwargs)
 
         def on_fold_end(fold, model, history, scores):
@@ -289,9 +304,13 @@ class CrossValidated:
                 fit_fold=fit_fold,
                 on_fold_end=on_fold_end,
                 release_memory=False,
+                validation_fraction=self.validation_fraction,
             )
         except ValueError as error:
-            if "`build_model`" in str(error) or "`fit_kwargs`" in str(error):
+            if any(
+                name in str(error)
+                for name in ("`build_model`", "`fit_kwargs`", "validation_fraction")
+            ):
                 raise _fatal(str(error).replace("`build_model`", "the hypermodel")) from error
             raise
         with open(os.path.join(self.get_trial_dir(trial.trial_id), _RESULT_FILENAME), "w") as f:

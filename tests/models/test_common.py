@@ -21,7 +21,7 @@ TOKENS = ((6,), "int32")
 CASES = {
     "ConvNet": (lambda: kx.models.ConvNet(3, filters=(2,), dense_units=()), IMAGES, (3,)),
     "ConvNet-grayscale-regression": (
-        lambda: kx.models.ConvNet(None, filters=(), dense_units=()), ((4, 4), "float32"), (1,)),
+        lambda: kx.models.ConvNet(None, filters=(2,), dense_units=()), ((4, 4), "float32"), (1,)),
     "EncoderDecoder": (lambda: kx.models.EncoderDecoder(11, 13, units=4, embed_dim=2),
                        [TOKENS, ((4,), "int32")], (4, 13)),
     "InceptionNet": (lambda: kx.models.InceptionNet(3, width_multiplier=0.02,

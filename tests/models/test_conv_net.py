@@ -44,6 +44,22 @@ def test_any_input_size_and_grayscale_without_channel_axis():
     assert tuple(model(np.zeros((2, 3, 5), "float32")).shape) == (2, 4)
 
 
+def test_integer_images_are_cast_as_a_keras_functional_cnn_casts_them():
+    images = np.random.default_rng(1).integers(0, 256, size=(6, 6, 6, 1)).astype("uint8")
+    labels = np.arange(6) % 3
+    model = kx.models.ConvNet(3, filters=(2,), dense_units=())
+    # Keras' own CNN (a functional model on a float32 `keras.Input`) casts what it is given.
+    inputs = keras.Input((6, 6, 1))
+    functional = keras.Model(inputs, model(inputs))
+    expected = keras.ops.convert_to_numpy(functional(images.astype("float32")))
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(functional(images)), expected,
+                               rtol=1e-6)
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(model(images)), expected, rtol=1e-6)
+    model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
+    history = model.fit(images, labels, epochs=1, batch_size=3, verbose=0)
+    assert np.isfinite(history.history["loss"][0])
+
+
 def test_summary_lists_blocks_with_shapes():
     model = kx.models.ConvNet(10)
     model.build((None, 8, 8, 1))
@@ -57,7 +73,9 @@ def test_summary_lists_blocks_with_shapes():
     "kwargs, argument",
     [({"num_classes": 1}, "num_classes"), ({"num_classes": 3, "pooling": "min"}, "pooling"),
      ({"num_classes": 3, "dropout": -0.2}, "dropout"), ({"num_classes": 3, "filters": (0,)},
-                                                         "filters")],
+                                                         "filters"),
+     # A ConvNet without a convolution is a dense network: refused, not built silently.
+     ({"num_classes": 3, "filters": ()}, "filters")],
 )
 def test_invalid_arguments(kwargs, argument):
     with pytest.raises(ValueError, match=f"Invalid `{argument}` argument value"):

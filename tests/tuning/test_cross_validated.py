@@ -7,8 +7,14 @@ import pytest
 from sklearn.datasets import load_digits
 from sklearn.model_selection import StratifiedKFold
 
+import kerasext as kx
 from kerasext._compat import set_random_seed
 from kerasext.tuning.cross_validated import CrossValidated
+from tests.test_model_selection import (
+    RecordingModel,
+    check_no_held_out_sample_reaches_fit,
+    indexed_data,
+)
 
 
 def _digits(n=180):
@@ -168,3 +174,78 @@ def test_missing_objective_names_the_reported_metrics(tmp_path):
     # The search stopped after fold 0 (the objective is checked on the first fold).
     assert policies and set(policies) == {"mixed_bfloat16"}
     assert keras.config.dtype_policy().name == "mixed_bfloat16"
+
+
+def _build_recording(hp):
+    model = RecordingModel(
+        [keras.Input((3,)), keras.layers.Dense(hp.Int("units", 2, 32, step=2), activation="relu"),
+         keras.layers.Dense(3, activation="softmax")],
+        name="recording",
+    )
+    model.compile(keras.optimizers.SGD(hp.Choice("learning_rate", [0.1, 0.03, 0.01, 0.003])),
+                  "sparse_categorical_crossentropy", metrics=["accuracy"], jit_compile=False)
+    return model
+
+
+def _search_recording(directory, **kwargs):
+    x, y = indexed_data(24)
+    RecordingModel.calls = []
+    tuner = CVRandomSearch(_build_recording, objective="val_accuracy", max_trials=2, cv=2,
+                           directory=directory, **kwargs)
+    tuner.search(x, y, epochs=2, batch_size=8, verbose=0)
+    trials = sorted(tuner.oracle.trials.values(), key=lambda t: t.trial_id)
+    assert [t.status for t in trials] == ["COMPLETED"] * 2, [t.message for t in trials]
+    return tuner, trials, list(RecordingModel.calls)
+
+
+@pytest.mark.cross_backend
+def test_seed_zero_is_a_seed_and_no_held_out_sample_reaches_fit(tmp_path):
+    _, y = indexed_data(24)
+    tuner, trials, calls = _search_recording(tmp_path / "a", seed=0, validation_fraction=0.25)
+    # keras-tuner reads seed=0 as "draw a random seed"; a CrossValidated tuner keeps 0.
+    assert tuner.oracle.seed == 0 and tuner.fold_seed == 0
+    splits = list(StratifiedKFold(2, shuffle=True, random_state=0).split(np.zeros(24), y))
+    starts = [index for index, call in enumerate(calls) if call[0] == "fit"]
+    assert len(starts) == 4  # two trials of two folds
+    for trial in range(2):
+        check_no_held_out_sample_reaches_fit(
+            calls[starts[2 * trial]:(starts + [len(calls)])[2 * trial + 2]], y, splits, 0.25,
+            seed=0,
+        )
+    # The same seed repeats the search: the same values, the same scores.
+    _, again, _ = _search_recording(tmp_path / "b", seed=0, validation_fraction=0.25)
+    assert [t.hyperparameters.values for t in again] == [t.hyperparameters.values for t in trials]
+    assert [t.score for t in again] == pytest.approx([t.score for t in trials], abs=1e-6)
+
+
+class _RecordsEarlyStopping(kx.tuning.HyperLogisticRegression):
+    stoppers = []
+
+    def _early_stopping_callback(self, tuner):
+        stopper = super()._early_stopping_callback(tuner)
+        type(self).stoppers.append(stopper)
+        return stopper
+
+
+@pytest.mark.cross_backend
+def test_hypermodels_see_the_tuner_objective_direction_and_early_stopping(tmp_path):
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(24, 4)).astype("float32")
+    y = np.arange(24) % 3
+    hypermodel = _RecordsEarlyStopping(4, num_classes=3, fixed={"batch_size": 8})
+    # An F-score minimized: the HyperModel refuses it, as under any keras-tuner tuner.
+    tuner = CVRandomSearch(hypermodel, objective=kt.Objective("val_f1_score", "min"),
+                           max_trials=1, cv=2, directory=tmp_path, project_name="wrong")
+    with pytest.raises(kt.errors.FatalValueError, match=r"'val_f1_score' has direction 'min'"):
+        tuner.search(x, y, epochs=1, verbose=0)
+
+    _RecordsEarlyStopping.stoppers = []
+    tuner = CVRandomSearch(hypermodel, objective=hypermodel.objective("val_f1_score"),
+                           max_trials=1, cv=2, validation_fraction=0.25, seed=1,
+                           directory=tmp_path, project_name="right")
+    tuner.search(x, y, epochs=2, verbose=0)
+    assert len(_RecordsEarlyStopping.stoppers) == 2  # one per fold
+    for stopper in _RecordsEarlyStopping.stoppers:
+        # Early stopping on the objective, measured on the part carved from the training part.
+        assert (stopper.monitor, stopper.mode) == ("val_f1_score", "max")
+        assert stopper.best_epoch is not None

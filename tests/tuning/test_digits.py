@@ -2,8 +2,9 @@
 
 The same search as `examples/tuning.py`: the whole HyperConvNet space (nothing pinned), Hyperband
 with max_epochs=9 and factor=3 (23 trials), the 80 / 20 split of `digits_split`. Measured on an
-idle 2-core machine: 57-63 s, best validation accuracy 0.9917 (tuner seeds 0, 10, 20, 30), 0.9861
+idle 2-core machine: 57-63 s, best validation accuracy 0.9917 (tuner seeds 10, 20, 30), 0.9861
 (seed 1), 0.9889 (seed 5); chance is 0.10. `benchmarks/bench_tuning.py` records the time.
+(Not seed 0: keras-tuner reads `seed=0` as "draw a random seed", so it would not repeat.)
 """
 
 import pathlib
@@ -19,7 +20,7 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[2] / "examples")
 def test_hyperband_on_digits_reaches_098_validation_accuracy(tmp_path):
     from tuning import digits_split, run_search  # examples/tuning.py
 
-    tuner, best, seconds = run_search(max_epochs=9, factor=3, seed=0, directory=str(tmp_path))
+    tuner, best, seconds = run_search(max_epochs=9, factor=3, seed=10, directory=str(tmp_path))
     best_trial = tuner.oracle.get_best_trials(1)[0]
     assert best >= 0.98, (best, best_trial.hyperparameters.values)
     # The architecture was searched, not pinned: the trials tried more than one of each choice.
