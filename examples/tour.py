@@ -274,7 +274,7 @@ class Tour:
         directory = tempfile.mkdtemp(prefix="kerasext-tour-tuner-")
         tuner = keras_tuner.RandomSearch(
             hypermodel, objective=keras_tuner.Objective("val_loss", "min"),
-            max_trials=trials, seed=0, directory=directory, project_name="tour",
+            max_trials=trials, seed=1, directory=directory, project_name="tour",
             overwrite=True,
         )
         tuner.search(x_train, y_train, validation_split=0.2, epochs=self.baseline_epochs,

@@ -41,7 +41,7 @@ def digits_split(seed=0):
     return train_test_split(x, y, test_size=0.2, random_state=seed, stratify=y)
 
 
-def run_search(max_epochs=9, factor=3, seed=0, fixed=None, subset=None, directory=None,
+def run_search(max_epochs=9, factor=3, seed=1, fixed=None, subset=None, directory=None,
                verbose=0):
     """Hyperband over HyperConvNet on digits; returns (tuner, best val accuracy, seconds)."""
     x_train, x_val, y_train, y_val = digits_split()
