@@ -12,7 +12,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from kerasext.metrics import _doublefloat
+from kerasext.metrics import _checks, _doublefloat
 
 try:  # keras >= 3.6 keeps masks here for every backend
     from keras.src.backend.common.masking import get_keras_mask
@@ -26,8 +26,9 @@ except ImportError:  # pragma: no cover - older layouts
 #: binary / multiclass: `true` and `pred` are int32 class ids (N,);
 #: multilabel: bool indicators (N, C). `weight` is None (all 1) or a list of float32 (N,)
 #: parts whose sum is each position's weight (one part, or two for float64 and integer
-#: weights, which float32 alone would round); `valid` is bool (N,) or None (all valid).
-Batch = collections.namedtuple("Batch", ["true", "pred", "weight", "valid"])
+#: weights, which float32 alone would round); `valid` is bool (N,) or None (all valid);
+#: `checks`: the `_checks.Check`s of the batch's values.
+Batch = collections.namedtuple("Batch", ["true", "pred", "weight", "valid", "checks"])
 
 
 def static_shape(x):
@@ -52,13 +53,14 @@ def _format_shape(shape):
     )
 
 
-def _shape_error(task, num_classes, true_shape, pred_shape, expected):
+def _shape_error(task, num_classes, true_shape, pred_shape, expected, hint=""):
     classes = "" if task == "binary" else f", num_classes={num_classes}"
     return ValueError(
         f"y_true of shape {_format_shape(true_shape)} does not fit y_pred of shape "
         f"{_format_shape(pred_shape)} for task={task!r}{classes}. Expected y_true of shape "
         + " or ".join(_format_shape(s) for s in expected)
         + "."
+        + hint
     )
 
 
@@ -131,31 +133,74 @@ def _threshold_in_score_space(threshold, from_logits):
     return math.log(threshold / (1.0 - threshold))
 
 
+def _is_float(x):
+    return "float" in keras.backend.standardize_dtype(x.dtype)
+
+
+def _nan_rows(scores):
+    """(N,) bool: positions whose scores hold a NaN (None when the dtype has no NaN)."""
+    if not _is_float(scores):
+        return None
+    nan = ops.isnan(scores)
+    return ops.any(nan, axis=-1) if len(scores.shape) == 2 else nan
+
+
+def _skip_hint(ignore_class):
+    if ignore_class is None:
+        return "; pass `ignore_class` to skip a label (e.g. a padding id) on purpose"
+    return f", or ignore_class={ignore_class} (skipped)"
+
+
+def _binary_hint(task_given, pred_shape):
+    """What to do when a multi-column y_pred meets the binary task."""
+    columns = pred_shape[-1] if pred_shape else None
+    if columns is None or columns < 2:
+        return ""
+    default = "" if task_given else (
+        " The task is 'binary' by default (num_classes=None)."
+    )
+    return (f"{default} For {columns} classes pass num_classes={columns} (task='multiclass', "
+            f"or task='multilabel' for {columns} indicators).")
+
+
 def standardize(y_true, y_pred, weight, mask, *, task, num_classes, threshold, from_logits,
-                ignore_class):
+                ignore_class, task_given=True):
     """Returns a `Batch` for `update_state`; raises ValueError on shapes that fit no format.
 
     `weight` is None or `weight_parts(sample_weight)`; `mask` is None or
     `get_keras_mask(y_pred)` (read by the caller, before any compiled call
-    that would drop it).
+    that would drop it). `task_given`: whether the user named the task (the
+    shape error of a defaulted binary task says so). `Batch.checks` lists
+    what the values must satisfy (`_checks.Check`), for `_checks.enforce`.
     """
     y_true = ops.convert_to_tensor(y_true)
     y_pred = ops.convert_to_tensor(y_pred)
     true_shape, pred_shape = static_shape(y_true), static_shape(y_pred)
     cut = _threshold_in_score_space(threshold, from_logits)
+    # Positions counted on purpose (not `ignore_class`, not masked): only they are checked.
+    keep = None
+    # (argument, expected, kind, values, bad before `keep`), made into `Check`s at the end.
+    checks = []
 
     if task == "binary":
         # A trailing axis of 1 is the class axis, except on a rank-1 batch of one sample.
         squeeze = len(pred_shape) >= 2 and pred_shape[-1] == 1
         lead = pred_shape[:-1] if squeeze else pred_shape
         if not (fits(true_shape, lead) or fits(true_shape, lead + (1,))):
-            raise _shape_error(task, num_classes, true_shape, pred_shape, [lead, lead + (1,)])
+            raise _shape_error(task, num_classes, true_shape, pred_shape, [lead, lead + (1,)],
+                               _binary_hint(task_given, pred_shape))
         reference = ops.squeeze(y_pred, axis=-1) if squeeze else y_pred
         scores = ops.reshape(ops.cast(reference, "float32"), (-1,))
-        labels = ops.reshape(ops.cast(y_true, "float32"), (-1,))
+        raw = ops.reshape(y_true, (-1,))
+        labels = ops.cast(raw, "float32")
         pred = ops.cast(ops.greater(scores, cut), "int32")
         true = ops.cast(ops.greater(labels, 0.5), "int32")
-        valid = None if ignore_class is None else ops.not_equal(labels, float(ignore_class))
+        keep = None if ignore_class is None else ops.not_equal(labels, float(ignore_class))
+        valid = keep
+        checks.append(("y_true", "labels 0 or 1 for task='binary'" + _skip_hint(ignore_class),
+                       "values", raw,
+                       ops.logical_and(ops.not_equal(labels, 0.0), ops.not_equal(labels, 1.0))))
+        checks.append(("y_pred", "scores without NaN", "nan", None, _nan_rows(scores)))
     else:
         if not pred_shape or pred_shape[-1] != num_classes:
             raise ValueError(
@@ -169,25 +214,45 @@ def standardize(y_true, y_pred, weight, mask, *, task, num_classes, threshold, f
         if task == "multilabel":
             if not fits(true_shape, pred_shape):
                 raise _shape_error(task, num_classes, true_shape, pred_shape, [pred_shape])
-            true = ops.greater(ops.reshape(ops.cast(y_true, "float32"), (-1, num_classes)), 0.5)
+            raw = ops.reshape(y_true, (-1, num_classes))
+            indicators = ops.cast(raw, "float32")
+            true = ops.greater(indicators, 0.5)
             pred = ops.greater(ops.cast(scores, "float32"), cut)
             valid = None
+            checks.append(("y_true", "indicators 0 or 1 for task='multilabel'", "values", raw,
+                           ops.logical_and(ops.not_equal(indicators, 0.0),
+                                           ops.not_equal(indicators, 1.0))))
         else:
             # argmax is the same on logits and on their softmax: from_logits changes nothing.
             pred = _argmax(scores)
             if fits(true_shape, lead) or fits(true_shape, lead + (1,)):
                 labels = ops.reshape(y_true, (-1,))
                 true = ops.cast(labels, "int32")
-                # Ids outside [0, C) (padding such as -1) are skipped rather than clamped.
-                valid = ops.logical_and(ops.greater_equal(true, 0), ops.less(true, num_classes))
+                # Compared in the labels' own dtype: a cast would clamp 1e10 or round 1.5.
+                label_ok = ops.logical_and(ops.greater_equal(labels, 0),
+                                           ops.less(labels, num_classes))
+                if _is_float(labels):
+                    label_ok = ops.logical_and(label_ok, ops.equal(labels, ops.floor(labels)))
+                if ignore_class is not None:
+                    keep = ops.not_equal(labels, ignore_class)
+                # Wrong ids never reach the counts (a compiled update that cannot raise
+                # poisons them instead).
+                valid = _and(keep, label_ok)
+                checks.append(("y_true", f"integer class ids in [0, {num_classes}) for "
+                               f"num_classes={num_classes}" + _skip_hint(ignore_class),
+                               "values", labels, ops.logical_not(label_ok)))
             elif fits(true_shape, lead + (num_classes,)):
-                true = _argmax(ops.reshape(y_true, (-1, num_classes)))
-                valid = None
+                one_hot = ops.reshape(y_true, (-1, num_classes))
+                true = _argmax(one_hot)
+                if ignore_class is not None:
+                    keep = ops.not_equal(true, ignore_class)
+                valid = keep
+                checks.append(("y_true", "one-hot or probability rows without NaN", "nan",
+                               None, _nan_rows(one_hot)))
             else:
                 raise _shape_error(task, num_classes, true_shape, pred_shape,
                                    [lead, lead + (1,), lead + (num_classes,)])
-            if ignore_class is not None:
-                valid = _and(valid, ops.not_equal(true, ignore_class))
+        checks.append(("y_pred", "scores without NaN", "nan", None, _nan_rows(scores)))
 
     if reference is None and (weight is not None or mask is not None):
         reference = y_pred[..., 0]
@@ -195,6 +260,18 @@ def standardize(y_true, y_pred, weight, mask, *, task, num_classes, threshold, f
         weight = [_per_position(part, reference, lead, "sample_weight", pred_shape)
                   for part in weight]
     if mask is not None:
-        mask = _per_position(mask, reference, lead, "The mask of y_pred", pred_shape)
-        valid = _and(valid, ops.cast(mask, "bool"))
-    return Batch(true=true, pred=pred, weight=weight, valid=valid)
+        mask = ops.cast(_per_position(mask, reference, lead, "The mask of y_pred", pred_shape),
+                        "bool")
+        valid = _and(valid, mask)
+        keep = _and(keep, mask)
+    return Batch(true=true, pred=pred, weight=weight, valid=valid,
+                 checks=[_checks.Check(argument, expected, kind, values, _and(_rows(keep, bad),
+                                                                                bad))
+                         for argument, expected, kind, values, bad in checks if bad is not None])
+
+
+def _rows(keep, bad):
+    """`keep` (N,) broadcast to `bad` ((N,) or (N, C)), or None."""
+    if keep is None or len(bad.shape) == 1:
+        return keep
+    return ops.broadcast_to(ops.expand_dims(keep, -1), ops.shape(bad))

@@ -17,7 +17,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from kerasext.metrics import _doublefloat, _eager, _inputs, _samples
+from kerasext.metrics import _checks, _doublefloat, _eager, _inputs, _samples
 
 TASKS = ("binary", "multiclass", "multilabel")
 AVERAGES = ("micro", "macro", "weighted", "samples", None)
@@ -232,19 +232,38 @@ class ConfusionCounts(keras.metrics.Metric):
         weight = None if sample_weight is None else _inputs.weight_parts(sample_weight)
         if _eager.jax_eager((y_true, y_pred, weight, mask)):
             update = _eager.compiled_update(self)
-            values = update([v.value for v in self.variables], y_true, y_pred, weight, mask)
+            values, failed = update([v.value for v in self.variables], y_true, y_pred, weight,
+                                    mask)
+            if failed is not None and bool(failed):
+                # Read again op by op, so that the checks raise their ValueError here.
+                _checks.enforce(self._standardize(y_true, y_pred, weight, mask).checks)
             for variable, value in zip(self.variables, values):
                 variable.assign(value)
             return
         self._update(y_true, y_pred, weight, mask)
 
-    def _update(self, y_true, y_pred, weight, mask):
-        """`update_state` with the weight as float32 parts (or None) and the mask read."""
-        batch = _inputs.standardize(
+    def _standardize(self, y_true, y_pred, weight, mask):
+        return _inputs.standardize(
             y_true, y_pred, weight, mask,
             task=self._task, num_classes=self._num_classes, threshold=self.threshold,
             from_logits=self.from_logits, ignore_class=self.ignore_class,
+            task_given=self.task is not None,
         )
+
+    def _update(self, y_true, y_pred, weight, mask):
+        """`update_state` with the weight as float32 parts (or None) and the mask read.
+
+        Returns the batch's failed flag where the checks are compiled (see
+        `_checks.enforce`), else None.
+        """
+        batch = self._standardize(y_true, y_pred, weight, mask)
+        # Raises eagerly; compiled, asserts and returns the flag, and the batch's counts are
+        # NaN where it is True (the only sign left under XLA on TensorFlow).
+        failed = _checks.enforce(batch.checks)
+        self._update_counts(batch, failed)
+        return failed
+
+    def _update_counts(self, batch, failed):
         num_classes = self._num_classes
         if self._task == "multilabel":
             true = ops.cast(batch.true, "int32")
@@ -257,16 +276,17 @@ class ConfusionCounts(keras.metrics.Metric):
             if batch.weight is not None:
                 weights = [ops.broadcast_to(ops.expand_dims(part, -1), ops.shape(cells))
                            for part in batch.weight]
-            self._accumulate(self.confusion, _weighted_sums(cells, 4 * num_classes, weights))
+            self._accumulate(self.confusion, _weighted_sums(cells, 4 * num_classes, weights),
+                             failed)
             if self._per_sample:
-                self._accumulate(self.sample_scores, self._sample_scores(batch))
+                self._accumulate(self.sample_scores, self._sample_scores(batch), failed)
             return
         cells = batch.true * num_classes + batch.pred
         if batch.valid is not None:
             # Skipped positions (ids out of range, ignore_class, mask) go to a cell that is dropped.
             cells = ops.where(batch.valid, cells, num_classes * num_classes)
         self._accumulate(self.confusion,
-                         _weighted_sums(cells, num_classes * num_classes, batch.weight))
+                         _weighted_sums(cells, num_classes * num_classes, batch.weight), failed)
         if batch.weight is None:
             return
         ids = ops.concatenate([batch.true, batch.pred])
@@ -274,11 +294,13 @@ class ConfusionCounts(keras.metrics.Metric):
             ids = ops.where(ops.concatenate([batch.valid, batch.valid]), ids, num_classes)
         self.seen.assign_add(_doublefloat.segment_sums(ids, num_classes)[0])
 
-    def _accumulate(self, variable, batch_pair):
-        """variable += batch_pair, exactly: both are pairs, the variable stacked on axis 0."""
+    def _accumulate(self, variable, batch_pair, failed=None):
+        """variable += batch_pair, exactly (both pairs, the variable stacked on axis 0); NaN if failed."""
         state = ops.convert_to_tensor(variable)
         shape = tuple(variable.shape[1:])
         batch_pair = tuple(ops.reshape(part, shape) for part in batch_pair)
+        if failed is not None:
+            batch_pair = tuple(ops.where(failed, math.nan, part) for part in batch_pair)
         variable.assign(_doublefloat.stack(_doublefloat.add((state[0], state[1]), batch_pair)))
 
     def _sample_scores(self, batch):

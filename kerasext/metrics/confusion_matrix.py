@@ -34,7 +34,8 @@ class ConfusionMatrix(ConfusionCounts):
         from_logits: whether y_pred holds logits. Defaults to `False`.
         labels: the class ids to keep, in this order (scikit-learn's
             `labels`). Defaults to `None` (every class).
-        ignore_class: a label value whose positions are skipped.
+        ignore_class: a label value whose positions are skipped; any other
+            label outside `[0, C)` (binary: other than 0 / 1) raises.
             Defaults to `None`.
         normalize: `"true"` (rows sum to 1), `"pred"` (columns), `"all"` or
             None (counts), as scikit-learn; binary and multiclass only.

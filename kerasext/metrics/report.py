@@ -1,5 +1,7 @@
 """scikit-learn's classification report as a streamed metric whose entries reach the logs."""
 
+import inspect
+
 import numpy as np
 from keras import ops
 
@@ -8,6 +10,35 @@ from kerasext.metrics import confusion
 from kerasext.metrics.confusion import FSCORE, HOST, PRECISION, RECALL, ConfusionCounts
 
 STATS = ("precision", "recall", "f1_score", "support")
+
+#: How many callers up `update_state` looks for the per-output metric list that calls it.
+_CALLER_DEPTH = 4
+
+
+def _compiled_output_name(metric):
+    """The model output `metric` is compiled for, or None (a single output, or no model).
+
+    Keras names a scalar metric of output "digit" `digit_{name}`, but merges a
+    dict result into the logs as it is, so two reports on two outputs would
+    write the same keys. Keras' per-output metric list (the object that calls
+    `update_state`) holds `output_name` and the metric in `metrics`; it is
+    found among the callers, by those two public attributes.
+    """
+    frame = inspect.currentframe()
+    try:
+        frame = frame.f_back.f_back  # past this function and `update_state`
+        for _ in range(_CALLER_DEPTH):
+            if frame is None:
+                return None
+            owner = frame.f_locals.get("self")
+            members = getattr(owner, "metrics", None) if hasattr(owner, "output_name") else None
+            if isinstance(members, (list, tuple)) and any(m is metric for m in members):
+                name = owner.output_name
+                return name if isinstance(name, str) and name else None
+            frame = frame.f_back
+        return None
+    finally:
+        del frame
 
 
 @kerasext_export
@@ -21,7 +52,10 @@ class ClassificationReport(ConfusionCounts):
     leaves classes out, and for multilabel), `macro_avg`, `weighted_avg` or
     `samples_avg` (multilabel), and `stat` is `precision`, `recall`,
     `f1_score` or `support`; binary and multiclass reports over every class
-    also hold `f"{name}_accuracy"`. The values equal scikit-learn's
+    also hold `f"{name}_accuracy"`. In a model with several outputs, every
+    key starts with the output's name, as Keras names the metrics of each
+    output (`f"{output}_{name}_{row}_{stat}"`, e.g.
+    `digit_classification_report_macro_avg_f1_score`). The values equal scikit-learn's
     `classification_report(output_dict=True)` for the classes it lists
     (with `labels=None` scikit-learn lists only the classes present; the
     other rows here hold `zero_division` and support 0, and the averages
@@ -41,7 +75,8 @@ class ClassificationReport(ConfusionCounts):
             Defaults to `0.5`.
         from_logits: whether y_pred holds logits. Defaults to `False`.
         labels: the class ids to report, in this order. Defaults to `None`.
-        ignore_class: a label value whose positions are skipped.
+        ignore_class: a label value whose positions are skipped; any other
+            label outside `[0, C)` (binary: other than 0 / 1) raises.
             Defaults to `None`.
         zero_division: the score of a 0/0 ratio: `0.0`, `1.0` or `"nan"`.
             Defaults to `0.0`.
@@ -92,6 +127,8 @@ class ClassificationReport(ConfusionCounts):
         self.target_names = target_names
         self._rows = rows
         self._row_names = target_names or [str(r) for r in rows]
+        # The model output this report is compiled for (`update_state` finds it), or None.
+        self._output_name = None
         self._has_accuracy = resolved != "multilabel" and set(rows) == set(
             range(self._num_classes))
         self._averages = ["macro", "weighted"]
@@ -99,6 +136,10 @@ class ClassificationReport(ConfusionCounts):
             self._averages.insert(0, "micro")
         if resolved == "multilabel":
             self._averages.append("samples")
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        self._output_name = _compiled_output_name(self)
+        super().update_state(y_true, y_pred, sample_weight=sample_weight)
 
     def _rows_and_averages(self, xp=ops):
         """Per reported class (P, R, F1), the `Counts`, their totals, {average: (P, R, F1)}.
@@ -124,17 +165,18 @@ class ClassificationReport(ConfusionCounts):
         # Supports are counts: exact where the view dtype is float64, not cast to `dtype`.
         (precision, recall, f1), counts, totals, averages = self._rows_and_averages()
         support, total = counts.actual, totals[2]
+        prefix = self.name if self._output_name is None else f"{self._output_name}_{self.name}"
         logs = {}
         for index, row in enumerate(self._row_names):
             for stat, values in zip(STATS, (precision, recall, f1)):
-                logs[f"{self.name}_{row}_{stat}"] = ops.cast(values[index], self.dtype)
-            logs[f"{self.name}_{row}_support"] = support[index]
+                logs[f"{prefix}_{row}_{stat}"] = ops.cast(values[index], self.dtype)
+            logs[f"{prefix}_{row}_support"] = support[index]
         if self._has_accuracy:
-            logs[f"{self.name}_accuracy"] = ops.cast(averages["micro"][0], self.dtype)
+            logs[f"{prefix}_accuracy"] = ops.cast(averages["micro"][0], self.dtype)
         for average in self._averages:
             for stat, value in zip(STATS, averages[average]):
-                logs[f"{self.name}_{average}_avg_{stat}"] = ops.cast(value, self.dtype)
-            logs[f"{self.name}_{average}_avg_support"] = total
+                logs[f"{prefix}_{average}_avg_{stat}"] = ops.cast(value, self.dtype)
+            logs[f"{prefix}_{average}_avg_support"] = total
         return logs
 
     # ------------------------------------------------------------------ scikit-learn's views

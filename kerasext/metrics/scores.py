@@ -29,7 +29,8 @@ _SHARED_ARGS = """
         labels: the class ids to average over (and their order with
             `average=None`), as scikit-learn's `labels`. Defaults to `None`.
         ignore_class: a label value whose positions are skipped (e.g. a
-            padding id). Defaults to `None`.
+            padding id); any other label outside `[0, C)` (binary: other
+            than 0 / 1) raises, as does a NaN score. Defaults to `None`.
         zero_division: the score of a 0/0 ratio: `0.0`, `1.0` or `"nan"`
             (such classes or samples are left out of the averages, as
             scikit-learn >= 1.3). Defaults to `0.0`.

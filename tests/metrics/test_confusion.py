@@ -163,10 +163,14 @@ def test_keras_mask_on_the_model_output_skips_padding(rng):
     np.testing.assert_array_equal(np.asarray(logs["confusion_matrix"]).sum(), kept.sum())
 
 
-def test_out_of_range_sparse_labels_are_skipped_not_clamped():
+def test_out_of_range_sparse_labels_raise_and_ignore_class_skips_them():
     metric = M.ConfusionMatrix(num_classes=3)
-    metric.update_state(np.array([0, 1, -1, 7]), np.eye(3)[[0, 1, 2, 2]])
-    np.testing.assert_array_equal(np.asarray(metric.result()), np.diag([1.0, 1.0, 0.0]))
+    with pytest.raises(ValueError, match=r"class ids in \[0, 3\).*Received: y_true=\[-1, 7\]"):
+        metric.update_state(np.array([0, 1, -1, 7]), np.eye(3)[[0, 1, 2, 2]])
+    skipping = M.ConfusionMatrix(num_classes=3, ignore_class=-1)
+    skipping.update_state(np.array([0, 1, -1, 2]), np.eye(3)[[0, 1, 2, 2]])
+    np.testing.assert_array_equal(np.asarray(skipping.result()),
+                                  confusion_matrix([0, 1, 2], [0, 1, 2], labels=range(3)))
 
 
 def test_low_precision_predictions_are_compared_in_float32(rng):

@@ -95,3 +95,24 @@ def test_report_passes_the_conformance_harness(rng):
     conformance.run_metric_test(kx.metrics.ClassificationReport,
                                 {"task": "multilabel", "num_classes": 3}, indicators, scores,
                                 expected=expected)
+
+
+def test_reports_on_two_outputs_keep_each_outputs_entries(rng):
+    # Keras names scalar metrics per output (`digit_f1_score`); a report's entries too.
+    x = rng.normal(size=(24, 4)).astype("float32")
+    inputs = keras.Input((4,))
+    model = keras.Model(inputs, [keras.layers.Dense(3, activation="softmax", name="digit")(inputs),
+                                 keras.layers.Dense(2, activation="softmax", name="parity")(inputs)])
+    model.compile(loss="sparse_categorical_crossentropy",
+                  metrics=[[kx.metrics.ClassificationReport(num_classes=3)],
+                           [kx.metrics.ClassificationReport(num_classes=2)]])
+    digits, parities = rng.integers(0, 3, 24), rng.integers(0, 2, 24)
+    logs = model.evaluate(x, [digits, parities], batch_size=8, verbose=0, return_dict=True)
+    predicted = model.predict(x, verbose=0)
+    for output, y, scores in (("digit", digits, predicted[0]), ("parity", parities, predicted[1])):
+        expected = _flat(classification_report(y, scores.argmax(-1), output_dict=True,
+                                               labels=range(scores.shape[1]), zero_division=0.0),
+                         f"{output}_classification_report")
+        for key, value in expected.items():
+            np.testing.assert_allclose(logs[key], value, rtol=1e-6, err_msg=key)
+    assert not any(key.startswith("classification_report") for key in logs)
