@@ -8,11 +8,12 @@ keeps its two sums as exact pairs the same way.
 
 import math
 
+import keras
 from keras import ops
 
 from kerasext.api_export import kerasext_export
-from kerasext.metrics import _doublefloat, confusion
-from kerasext.metrics.confusion import ConfusionCounts
+from kerasext.metrics import _doublefloat, _inputs, confusion
+from kerasext.metrics.confusion import STATE_DTYPE, ConfusionCounts
 
 KAPPA_WEIGHTS = (None, "linear", "quadratic")
 
@@ -358,3 +359,140 @@ class BalancedAccuracy(_MatrixScore):
 
     def get_config(self):
         return {**super().get_config(), "adjusted": self.adjusted}
+
+
+def _per_position(value, lead_shape, what):
+    """A weight or mask broadcast over the positions (y_pred's leading shape), flattened."""
+    value = ops.convert_to_tensor(value)
+    if len(value.shape) == len(lead_shape) + 1 and value.shape[-1] == 1:
+        value = ops.squeeze(value, axis=-1)
+    if len(value.shape) > len(lead_shape):
+        raise ValueError(f"{what} of shape {tuple(value.shape)} does not fit y_pred's positions "
+                         f"{tuple(lead_shape)}: expected one value per position.")
+    for _ in range(len(lead_shape) - len(value.shape)):
+        value = ops.expand_dims(value, -1)
+    return ops.reshape(ops.broadcast_to(value, lead_shape), (-1,))
+
+
+@kerasext_export
+class TopKAccuracy(keras.metrics.Metric):
+    """Top-k accuracy, equal to scikit-learn's `top_k_accuracy_score`.
+
+    A position is a hit when its true class is among the k highest scores.
+    Ties are broken as scikit-learn's stable sort does: among equal scores
+    the higher class id ranks first, so the true class t ranks after every
+    class with a greater score and every class j > t with an equal score
+    (a tie is not counted as a hit for free, and the score does not depend
+    on how ties are spread). k >= C scores 1.0 (scikit-learn warns). The
+    weighted hit and total counts are kept exact (float32 pairs), as the
+    other kerasext metrics. Before any update the result is `0.0`.
+
+    Unlike `keras.metrics.TopKCategoricalAccuracy`, y_true may be sparse or
+    one-hot, ties follow scikit-learn and `ignore_class` / masks skip
+    positions. Multiclass only: y_pred has one score per class (C >= 2).
+
+    Args:
+        k: how many of the highest-scored classes count as a hit, >= 1.
+            Defaults to `5`.
+        ignore_class: a label value whose positions are skipped (e.g. a
+            padding id); labels outside [0, C) are skipped too.
+            Defaults to `None`.
+        name: the metric's name. Defaults to `"top_k_accuracy"`.
+        dtype: the dtype of the result. Defaults to `None` (floatx).
+
+    Call arguments:
+        y_true: sparse labels `(...)` / `(..., 1)` or one-hot `(..., C)`.
+        y_pred: scores `(..., C)`: probabilities or logits (the ranking is
+            the same).
+        sample_weight: optional weights per position (leading shape of
+            y_pred). A Keras mask on y_pred skips masked positions.
+
+    Returns:
+        A scalar: the weighted fraction of hits.
+
+    Example:
+
+    ```python
+    import numpy as np
+    from sklearn.metrics import top_k_accuracy_score
+    metric = kx.metrics.TopKAccuracy(k=2)
+    y_true = np.array([0, 1, 2, 2])
+    scores = np.array([[0.5, 0.2, 0.3], [0.3, 0.4, 0.3], [0.2, 0.4, 0.4], [0.7, 0.2, 0.1]])
+    metric.update_state(y_true, scores)
+    assert float(metric.result()) == top_k_accuracy_score(y_true, scores, k=2) == 0.75
+    ```
+    """
+
+    _direction = "up"  # EarlyStopping / ModelCheckpoint in mode="auto" maximise it
+
+    def __init__(self, k=5, ignore_class=None, name="top_k_accuracy", dtype=None):
+        if not confusion._is_int(k) or k < 1:
+            raise confusion.invalid_argument("k", "an integer >= 1", k)
+        if ignore_class is not None and not confusion._is_int(ignore_class):
+            raise confusion.invalid_argument("ignore_class", "an integer or None", ignore_class)
+        super().__init__(name=name, dtype=dtype)
+        self.k = k
+        self.ignore_class = ignore_class
+        # (2, 2): the pair (hi, lo) of the weighted [misses, hits].
+        self.hits = self.add_variable(shape=(2, 2), initializer="zeros", dtype=STATE_DTYPE,
+                                      name="hits")
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        mask = _inputs.get_keras_mask(y_pred)
+        weight = None if sample_weight is None else _inputs.weight_parts(sample_weight)
+        scores = ops.convert_to_tensor(y_pred)
+        num_classes = scores.shape[-1]
+        if len(scores.shape) < 2 or num_classes is None or num_classes < 2:
+            raise ValueError(f"TopKAccuracy needs y_pred of shape (..., C) with C >= 2 scores "
+                             f"per position. Received: y_pred.shape={tuple(scores.shape)}")
+        scores = ops.cast(scores, "float32")
+        lead_shape = tuple(ops.shape(scores)[:-1])
+        y_true = ops.convert_to_tensor(y_true)
+        if len(y_true.shape) == len(scores.shape) and y_true.shape[-1] == num_classes:
+            true = ops.cast(ops.argmax(y_true, axis=-1), "int32")  # one-hot
+        elif len(y_true.shape) == len(scores.shape) and y_true.shape[-1] == 1:
+            true = ops.cast(ops.squeeze(y_true, axis=-1), "int32")
+        elif len(y_true.shape) == len(scores.shape) - 1:
+            true = ops.cast(y_true, "int32")
+        else:
+            raise ValueError(
+                f"y_true of shape {tuple(y_true.shape)} fits no label format for y_pred of "
+                f"shape {tuple(scores.shape)}: expected sparse labels {lead_shape} or "
+                f"{(*lead_shape, 1)}, or one-hot labels {(*lead_shape, num_classes)}.")
+        valid = ops.logical_and(ops.greater_equal(true, 0), ops.less(true, num_classes))
+        if self.ignore_class is not None:
+            valid = ops.logical_and(valid, ops.not_equal(true, self.ignore_class))
+        safe_true = ops.where(valid, true, ops.zeros_like(true))
+        true_score = ops.take_along_axis(scores, ops.expand_dims(safe_true, -1), axis=-1)
+        classes = ops.arange(num_classes, dtype="int32")
+        # scikit-learn's rank: greater scores, then equal scores of higher class ids.
+        ahead = ops.logical_or(
+            ops.greater(scores, true_score),
+            ops.logical_and(ops.equal(scores, true_score),
+                            ops.greater(classes, ops.expand_dims(safe_true, -1))))
+        rank = ops.sum(ops.cast(ahead, "int32"), axis=-1)
+        cells = ops.reshape(ops.cast(ops.less(rank, self.k), "int32"), (-1,))
+        valid = ops.reshape(valid, (-1,))
+        if mask is not None:
+            valid = ops.logical_and(valid, ops.cast(_per_position(mask, lead_shape, "mask"),
+                                                    "bool"))
+        cells = ops.where(valid, cells, 2)  # cell 2 is dropped
+        if weight is None:
+            batch = _doublefloat.segment_sums(cells, 2)
+        else:
+            parts = [_per_position(part, lead_shape, "sample_weight") for part in weight]
+            batch = _doublefloat.segment_sums(ops.concatenate([cells] * len(parts)), 2,
+                                              ops.concatenate(parts))
+        state = ops.convert_to_tensor(self.hits)
+        self.hits.assign(_doublefloat.stack(_doublefloat.add((state[0], state[1]), batch)))
+
+    def result(self):
+        pair = _doublefloat.read(self.hits)
+        dtype = _doublefloat.counts_dtype()
+        hits = _doublefloat.to_dtype((pair[0][1], pair[1][1]), dtype)
+        total = _doublefloat.to_dtype(_doublefloat.sum_pairs(pair, axis=0), dtype)
+        ratio, empty = _safe_divide(hits, total)
+        return ops.cast(ops.where(empty, ops.zeros_like(ratio), ratio), self.dtype)
+
+    def get_config(self):
+        return {**super().get_config(), "k": self.k, "ignore_class": self.ignore_class}

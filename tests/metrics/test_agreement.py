@@ -7,7 +7,12 @@ import keras
 import numpy as np
 import pytest
 from sklearn.exceptions import UndefinedMetricWarning
-from sklearn.metrics import balanced_accuracy_score, cohen_kappa_score, matthews_corrcoef
+from sklearn.metrics import (
+    balanced_accuracy_score,
+    cohen_kappa_score,
+    matthews_corrcoef,
+    top_k_accuracy_score,
+)
 
 import kerasext as kx
 from kerasext._compat import set_random_seed
@@ -131,6 +136,7 @@ def test_weighted_kappa_measures_distances_between_present_classes_as_sklearn():
     np.testing.assert_allclose(float(metric.result()), expected, **TOL)
 
 
+@pytest.mark.filterwarnings("ignore:A single label was found:UserWarning")
 def test_degenerate_cases_follow_sklearn():
     y_true = np.array([0, 1, 2, 1])
     one_class = np.eye(3)[[1, 1, 1, 1]]
@@ -183,6 +189,42 @@ def test_large_weighted_counts_stay_exact():
                                    reference(y_true, y_pred, sample_weight=weights), **TOL)
 
 
+# --------------------------------------------------------------------------- top-k accuracy
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.UndefinedMetricWarning")  # k >= C
+@pytest.mark.parametrize("k", [1, 2, 3, 5])
+def test_top_k_equals_sklearn_streamed_with_ties(k, rng):
+    # Scores on a coarse grid: many ties, broken as scikit-learn's stable sort breaks them.
+    y = rng.integers(0, 5, size=40)
+    scores = (rng.integers(0, 4, size=(40, 5)) / 4.0).astype("float32")
+    weights = rng.random(40).astype("float32")
+    for y_true in (y, y[:, None], np.eye(5, dtype="float32")[y]):
+        for w in (None, weights):
+            expected = top_k_accuracy_score(y, scores, k=k, labels=range(5), sample_weight=w)
+            np.testing.assert_allclose(_streamed(M.TopKAccuracy(k=k), y_true, scores, w),
+                                       expected, **TOL)
+
+
+def test_top_k_skips_ignored_positions_in_sequences(rng):
+    y = rng.integers(0, 4, size=(6, 5))
+    y[:, 3:] = -1
+    scores = rng.normal(size=(6, 5, 4)).astype("float32")
+    weights = rng.random(6).astype("float32")
+    metric = M.TopKAccuracy(k=2, ignore_class=-1)
+    metric.update_state(y, scores, sample_weight=weights)
+    kept = y != -1
+    expected = top_k_accuracy_score(y[kept], scores[kept], k=2, labels=range(4),
+                                    sample_weight=np.broadcast_to(weights[:, None], y.shape)[kept])
+    np.testing.assert_allclose(float(metric.result()), expected, **TOL)
+    assert float(M.TopKAccuracy().result()) == 0.0
+
+
+def test_top_k_rejects_predictions_without_class_scores():
+    with pytest.raises(ValueError, match="C >= 2"):
+        M.TopKAccuracy(k=1).update_state(np.array([0, 1]), np.array([0.2, 0.9]))
+
+
 # --------------------------------------------------------------------------- arguments
 
 
@@ -194,6 +236,9 @@ def test_large_weighted_counts_stay_exact():
     (M.MatthewsCorrelation, {"task": "multilabel", "num_classes": 3}, "task"),
     (M.MatthewsCorrelation, {"num_classes": 1}, "num_classes"),
     (M.BalancedAccuracy, {"threshold": 1.5}, "threshold"),
+    (M.TopKAccuracy, {"k": 0}, "k"),
+    (M.TopKAccuracy, {"k": 2.0}, "k"),
+    (M.TopKAccuracy, {"ignore_class": "pad"}, "ignore_class"),
 ])
 def test_bad_arguments_raise_in_keras_form(cls, kwargs, argument):
     with pytest.raises(ValueError, match=rf"Invalid `{argument}` argument value\. Expected .*"
@@ -206,7 +251,8 @@ def test_config_round_trip_and_direction():
                    M.CohenKappa(num_classes=4, weights="quadratic", labels=[3, 1],
                                 replace_undefined_by=0.0),
                    M.CohenKappa(replace_undefined_by=float("nan")),
-                   M.BalancedAccuracy(adjusted=True, threshold=0.3, from_logits=True)):
+                   M.BalancedAccuracy(adjusted=True, threshold=0.3, from_logits=True),
+                   M.TopKAccuracy(k=3, ignore_class=-1)):
         config = metric.get_config()
         revived = type(metric).from_config(config)
         assert revived.get_config() == config
@@ -232,6 +278,8 @@ def test_agreement_scores_pass_the_conformance_harness(rng):
          balanced_accuracy_score(binary, (binary_scores[:, 0] > np.float32(0.4)).astype(int),
                                  sample_weight=weights)),
     ]
+    cases.append((M.TopKAccuracy, {"k": 2}, y[:, None], scores, weights,
+                  top_k_accuracy_score(y, scores, k=2, labels=range(3), sample_weight=weights)))
     for cls, kwargs, y_true, y_pred, w, expected in cases:
         conformance.run_metric_test(cls, kwargs, y_true, y_pred, w, expected=expected, **TOL)
 
@@ -245,6 +293,7 @@ def test_compiled_model_evaluate_equals_sklearn_on_its_predictions(rng):
         M.MatthewsCorrelation(num_classes=3),
         M.CohenKappa(num_classes=3, weights="linear"),
         M.BalancedAccuracy(num_classes=3),
+        M.TopKAccuracy(k=2),
     ])
     logs = model.evaluate(x, y, batch_size=8, verbose=0, return_dict=True)
     predicted = model.predict(x, verbose=0).argmax(-1)
@@ -252,5 +301,7 @@ def test_compiled_model_evaluate_equals_sklearn_on_its_predictions(rng):
                                **TOL)
     np.testing.assert_allclose(logs["cohen_kappa"],
                                cohen_kappa_score(y, predicted, weights="linear"), **TOL)
+    np.testing.assert_allclose(logs["top_k_accuracy"], top_k_accuracy_score(
+        y, model.predict(x, verbose=0), k=2, labels=range(3)), **TOL)
     np.testing.assert_allclose(logs["balanced_accuracy"],
                                _reference(balanced_accuracy_score, y, predicted), **TOL)
