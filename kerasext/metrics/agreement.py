@@ -1,0 +1,498 @@
+"""Agreement scores: Matthews correlation, Cohen's kappa, balanced accuracy, top-k accuracy.
+
+The first three are views of the exact (C, C) confusion matrix that
+`confusion.ConfusionCounts` accumulates; `TopKAccuracy` reads the scores
+themselves (a top-k hit is not a cell of the argmax confusion matrix) and
+keeps its two sums as exact pairs the same way.
+"""
+
+import math
+
+import keras
+from keras import ops
+
+from kerasext.api_export import kerasext_export
+from kerasext.metrics import _doublefloat, _inputs, confusion
+from kerasext.metrics.confusion import STATE_DTYPE, ConfusionCounts
+
+KAPPA_WEIGHTS = (None, "linear", "quadratic")
+
+_SHARED_ARGS = """
+        task: `"binary"` or `"multiclass"`; `None` means `"binary"` when
+            `num_classes` is None, else `"multiclass"`. Defaults to `None`.
+        threshold: a prediction above it is positive (binary).
+            Defaults to `0.5`.
+        from_logits: whether y_pred holds logits. Defaults to `False`.
+        ignore_class: a label value whose positions are skipped (e.g. a
+            padding id). Defaults to `None`.
+        name: the metric's name.
+        dtype: the dtype of the result. Defaults to `None` (floatx)."""
+
+_CALL_ARGS = """
+    Call arguments:
+        y_true: sparse labels `(...)` / `(..., 1)` or one-hot `(..., C)`
+            (multiclass), `(...)` / `(..., 1)` (binary); any leading rank.
+        y_pred: scores `(..., C)` (argmaxed), or `(...)` / `(..., 1)` for
+            binary (thresholded).
+        sample_weight: optional weights per position (leading shape of
+            y_pred). A Keras mask on y_pred skips masked positions.
+"""
+
+
+def _check_task(task, num_classes):
+    resolved = task or ("binary" if num_classes is None else "multiclass")
+    if resolved == "multilabel":
+        raise confusion.invalid_argument(
+            "task", "one of {'binary', 'multiclass', None} (scikit-learn defines this score "
+            "for single-label targets only)", task)
+
+
+class _MatrixScore(ConfusionCounts):
+    """A score computed in `result()` from the (C, C) confusion matrix."""
+
+    _direction = "up"  # EarlyStopping / ModelCheckpoint in mode="auto" maximise it
+
+    def __init__(self, num_classes=None, task=None, threshold=0.5, from_logits=False,
+                 labels=None, ignore_class=None, name=None, dtype=None):
+        _check_task(task, num_classes)
+        super().__init__(task=task, num_classes=num_classes, threshold=threshold,
+                         from_logits=from_logits, labels=labels, ignore_class=ignore_class,
+                         name=name, dtype=dtype)
+
+    def _matrix(self):
+        """(matrix, true sums, predicted sums, total) in the view dtype.
+
+        float64 (exact) where the device has it; in float32 the sums are taken
+        on the exact pairs and rounded once, so every value is correctly
+        rounded.
+        """
+        pair = _doublefloat.read(self.confusion)
+        if self._label_ids is not None:
+            pair = _doublefloat.take(_doublefloat.take(pair, self._label_ids, axis=0),
+                                     self._label_ids, axis=1)
+        dtype = self._view_dtype
+        matrix = _doublefloat.to_dtype(pair, dtype)
+        if dtype == "float64":
+            return (matrix, ops.sum(matrix, axis=1), ops.sum(matrix, axis=0),
+                    ops.sum(matrix))
+        true = _doublefloat.sum_pairs(pair, axis=1)
+        flat = _doublefloat.sum_pairs(true, axis=0)
+        return (matrix, _doublefloat.to_dtype(true, dtype),
+                _doublefloat.to_dtype(_doublefloat.sum_pairs(pair, axis=0), dtype),
+                _doublefloat.to_dtype(flat, dtype))
+
+    def result(self):
+        return ops.cast(self._score(), self.dtype)
+
+    def get_config(self):
+        config = super().get_config()
+        if "labels" not in self._config_keys:
+            config.pop("labels")
+        return config
+
+    _config_keys = ()
+
+
+def _safe_divide(numerator, denominator):
+    zero = ops.equal(denominator, 0.0)
+    return numerator / ops.where(zero, ops.ones_like(denominator), denominator), zero
+
+
+@kerasext_export
+class MatthewsCorrelation(_MatrixScore):
+    __doc__ = """Matthews correlation coefficient, equal to scikit-learn's `matthews_corrcoef`.
+
+    Binary and multiclass (Gorodkin's R_K statistic): from the confusion
+    matrix C with row sums t, column sums p, trace c and total s,
+    `(c s - t.p) / sqrt((s^2 - p.p) (s^2 - t.t))`, in [-1, 1]. As
+    scikit-learn, it is `0.0` when a denominator is 0 (every sample in one
+    true class, or every prediction in one class), and before any update.
+
+    Args:
+        num_classes: the number of classes C; None for binary.
+            Defaults to `None`.""" + _SHARED_ARGS + "\n" + _CALL_ARGS + """
+    Returns:
+        A scalar.
+
+    Example:
+
+    ```python
+    import numpy as np
+    from sklearn.metrics import matthews_corrcoef
+    metric = kx.metrics.MatthewsCorrelation(num_classes=3)
+    y_true, y_pred = np.array([0, 1, 2, 2, 1]), np.array([0, 2, 2, 2, 1])
+    metric.update_state(y_true[:2], np.eye(3)[y_pred[:2]])
+    metric.update_state(y_true[2:], np.eye(3)[y_pred[2:]])
+    assert np.isclose(float(metric.result()), matthews_corrcoef(y_true, y_pred))
+    ```
+
+    Reference:
+        Matthews, *Comparison of the predicted and observed secondary
+        structure of T4 phage lysozyme*, Biochim. Biophys. Acta, 1975;
+        Gorodkin, *Comparing two K-category assignments by a K-category
+        correlation coefficient*, Comput. Biol. Chem., 2004.
+    """
+
+    def __init__(self, num_classes=None, task=None, threshold=0.5, from_logits=False,
+                 ignore_class=None, name="matthews_correlation", dtype=None):
+        super().__init__(num_classes=num_classes, task=task, threshold=threshold,
+                         from_logits=from_logits, ignore_class=ignore_class, name=name,
+                         dtype=dtype)
+
+    def _score(self):
+        if self._view_dtype != "float64":
+            return self._score_in_pairs()
+        matrix, true, predicted, total = self._matrix()
+        # Fractions of the total: the same formula divided by s^2, on values of order 1, so that
+        # float32 (JAX without x64) loses nothing to the cancellations of the s^2 terms.
+        scale, empty = _safe_divide(ops.ones_like(total), total)
+        t, p = true * scale, predicted * scale
+        covariance = ops.sum(ops.diagonal(matrix)) * scale - ops.sum(t * p)
+        variances = (1.0 - ops.sum(p * p)) * (1.0 - ops.sum(t * t))
+        undefined = ops.logical_or(empty, ops.less_equal(variances, 0.0))
+        score = covariance / ops.sqrt(ops.where(undefined, ops.ones_like(variances), variances))
+        return ops.where(undefined, ops.zeros_like(score), score)
+
+    def _score_in_pairs(self):
+        """The float32 form: the covariances in double-float, then rounded once each.
+
+        Near 0 the covariance is a small difference of terms of order s^2,
+        which float32 products of the rounded counts would lose.
+        """
+        hi, lo = _doublefloat.read(self.confusion)
+        true = _doublefloat.sum_pairs((hi, lo), axis=1)
+        predicted = _doublefloat.sum_pairs((hi, lo), axis=0)
+        total = _doublefloat.sum_pairs(true, axis=0)
+        trace = _doublefloat.sum_pairs((ops.diagonal(hi), ops.diagonal(lo)), axis=0)
+        square = _pair_product(total, total)
+
+        def minus_dot(first, x, y):
+            return _doublefloat.to_dtype(_doublefloat.add(
+                first, _negative(_doublefloat.sum_pairs(_pair_product(x, y), axis=0))),
+                "float32")
+
+        covariance = minus_dot(_pair_product(trace, total), true, predicted)
+        predicted_variance = minus_dot(square, predicted, predicted)
+        true_variance = minus_dot(square, true, true)
+        undefined = ops.logical_or(ops.less_equal(predicted_variance, 0.0),
+                                   ops.less_equal(true_variance, 0.0))
+        one = ops.ones_like(covariance)
+        predicted_variance = ops.where(undefined, one, predicted_variance)
+        true_variance = ops.where(undefined, one, true_variance)
+        # Two square roots: the product of the variances (up to s^4) could overflow float32.
+        # Equal variances (a perfect or inverted prediction) need none, so +-1 stays exact.
+        denominator = ops.where(ops.equal(predicted_variance, true_variance), true_variance,
+                                ops.sqrt(predicted_variance) * ops.sqrt(true_variance))
+        score = ops.clip(covariance / denominator, -1.0, 1.0)
+        return ops.where(undefined, ops.zeros_like(score), score)
+
+
+def _negative(pair):
+    return -pair[0], -pair[1]
+
+
+def _pair_product(x, y):
+    """x * y for pairs, to about 2**-46 relative (Dekker's mul2)."""
+    product, error = _doublefloat.two_product(x[0], y[0])
+    return _doublefloat.fast_two_sum(product, error + (x[0] * y[1] + x[1] * y[0]))
+
+
+@kerasext_export
+class CohenKappa(_MatrixScore):
+    __doc__ = """Cohen's kappa between y_true and y_pred, equal to scikit-learn's `cohen_kappa_score`.
+
+    `1 - sum(w * C) / sum(w * E)` with C the confusion matrix, E the matrix
+    expected by chance (outer product of its marginals over the total) and
+    w the disagreement weights: 1 off the diagonal (`weights=None`), `|i - j|`
+    (`"linear"`) or `(i - j)^2` (`"quadratic"`), where i, j are positions in
+    the label list, as scikit-learn: with `labels=None` that list is the
+    classes seen in y_true or y_pred, so an absent class does not widen
+    the distances; pass `labels=list(range(num_classes))` to weigh by class
+    id. Kappa is undefined (`replace_undefined_by`) before any update or when
+    y_true and y_pred agree on one single class.
+
+    Args:
+        num_classes: the number of classes C; None for binary.
+            Defaults to `None`.
+        weights: `None`, `"linear"` or `"quadratic"`, as scikit-learn's.
+            Defaults to `None`.
+        labels: the class ids to keep, in this order (scikit-learn's
+            `labels`; positions with another class are left out).
+            Defaults to `None`.
+        replace_undefined_by: the value of an undefined kappa: a float in
+            [-1, 1] or `"nan"` (scikit-learn's default). Defaults to `"nan"`.""" + (
+        _SHARED_ARGS + "\n" + _CALL_ARGS) + """
+    Returns:
+        A scalar.
+
+    Example:
+
+    ```python
+    import numpy as np
+    from sklearn.metrics import cohen_kappa_score
+    metric = kx.metrics.CohenKappa(num_classes=4, weights="quadratic")
+    y_true, y_pred = np.array([0, 1, 3, 3, 1]), np.array([0, 3, 3, 1, 1])
+    metric.update_state(y_true, np.eye(4)[y_pred])
+    expected = cohen_kappa_score(y_true, y_pred, weights="quadratic")
+    assert np.isclose(float(metric.result()), expected)
+    ```
+
+    Reference:
+        Cohen, *A coefficient of agreement for nominal scales*, Educational
+        and Psychological Measurement, 1960; Cohen, *Weighted kappa*,
+        Psychological Bulletin, 1968.
+    """
+
+    _config_keys = ("labels",)
+
+    def __init__(self, num_classes=None, weights=None, labels=None,
+                 replace_undefined_by="nan", task=None, threshold=0.5, from_logits=False,
+                 ignore_class=None, name="cohen_kappa", dtype=None):
+        if weights not in KAPPA_WEIGHTS:
+            raise confusion.invalid_argument(
+                "weights", "one of {None, 'linear', 'quadratic'}", weights)
+        if isinstance(replace_undefined_by, float) and math.isnan(replace_undefined_by):
+            replace_undefined_by = "nan"
+        if replace_undefined_by != "nan" and (
+            not isinstance(replace_undefined_by, (int, float))
+            or isinstance(replace_undefined_by, bool)
+            or not -1.0 <= replace_undefined_by <= 1.0
+        ):
+            raise confusion.invalid_argument(
+                "replace_undefined_by", "a float in [-1, 1] or 'nan'", replace_undefined_by)
+        super().__init__(num_classes=num_classes, task=task, threshold=threshold,
+                         from_logits=from_logits, labels=labels, ignore_class=ignore_class,
+                         name=name, dtype=dtype)
+        self.weights = weights
+        self.replace_undefined_by = replace_undefined_by
+
+    def _positions(self, matrix, true, predicted):
+        """The position of each class in scikit-learn's label list, in the view dtype."""
+        size = matrix.shape[0]
+        positions = ops.cast(ops.arange(size), matrix.dtype)
+        if self._label_ids is not None:
+            return positions
+        # labels=None: the sorted classes that occurred in y_true or y_pred.
+        present = ops.cast(self._presence(predicted, true), matrix.dtype)
+        return ops.cumsum(present) - 1.0
+
+    def _score(self):
+        matrix, true, predicted, total = self._matrix()
+        scale, empty = _safe_divide(ops.ones_like(total), total)
+        observed = matrix * scale
+        expected = ops.expand_dims(true * scale, 1) * ops.expand_dims(predicted * scale, 0)
+        if self.weights is None:
+            size = matrix.shape[0]
+            disagreement = 1.0 - ops.eye(size, dtype=matrix.dtype)
+        else:
+            positions = self._positions(matrix, true, predicted)
+            distance = ops.expand_dims(positions, 1) - ops.expand_dims(positions, 0)
+            disagreement = (ops.abs(distance) if self.weights == "linear"
+                            else distance * distance)
+        ratio, chance_zero = _safe_divide(ops.sum(disagreement * observed),
+                                          ops.sum(disagreement * expected))
+        undefined = ops.logical_or(empty, chance_zero)
+        fallback = math.nan if self.replace_undefined_by == "nan" else float(
+            self.replace_undefined_by)
+        return ops.where(undefined, ops.full_like(ratio, fallback), 1.0 - ratio)
+
+    def get_config(self):
+        return {**super().get_config(), "weights": self.weights,
+                "replace_undefined_by": self.replace_undefined_by}
+
+
+@kerasext_export
+class BalancedAccuracy(_MatrixScore):
+    __doc__ = """Balanced accuracy, equal to scikit-learn's `balanced_accuracy_score`.
+
+    The mean recall over the classes present in y_true (a class with zero
+    total weight in y_true is left out, as scikit-learn does after its
+    warning). With `adjusted=True`, rescaled so that chance scores 0 and a
+    perfect prediction 1. Before any update (no class present) it is `0.0`
+    (scikit-learn has no value for empty input).
+
+    Args:
+        num_classes: the number of classes C; None for binary.
+            Defaults to `None`.
+        adjusted: whether to rescale by chance, as scikit-learn's.
+            Defaults to `False`.""" + _SHARED_ARGS + "\n" + _CALL_ARGS + """
+    Returns:
+        A scalar.
+
+    Example:
+
+    ```python
+    import numpy as np
+    from sklearn.metrics import balanced_accuracy_score
+    metric = kx.metrics.BalancedAccuracy(num_classes=3)
+    y_true, y_pred = np.array([0, 0, 0, 1, 2, 2]), np.array([0, 0, 1, 1, 2, 0])
+    metric.update_state(y_true[:, None], np.eye(3)[y_pred])
+    assert np.isclose(float(metric.result()), (2 / 3 + 1 + 1 / 2) / 3)
+    assert np.isclose(float(metric.result()), balanced_accuracy_score(y_true, y_pred))
+    ```
+
+    Reference:
+        Brodersen et al., *The balanced accuracy and its posterior
+        distribution*, ICPR, 2010.
+    """
+
+    def __init__(self, num_classes=None, adjusted=False, task=None, threshold=0.5,
+                 from_logits=False, ignore_class=None, name="balanced_accuracy", dtype=None):
+        if not isinstance(adjusted, bool):
+            raise confusion.invalid_argument("adjusted", "a bool", adjusted)
+        super().__init__(num_classes=num_classes, task=task, threshold=threshold,
+                         from_logits=from_logits, ignore_class=ignore_class, name=name,
+                         dtype=dtype)
+        self.adjusted = adjusted
+
+    def _score(self):
+        matrix, true, _, _ = self._matrix()
+        recall, absent = _safe_divide(ops.diagonal(matrix), true)
+        present = ops.cast(ops.logical_not(absent), matrix.dtype)
+        count = ops.sum(present)
+        score = ops.sum(recall * present) / ops.maximum(count, 1.0)
+        if self.adjusted:
+            chance = 1.0 / ops.maximum(count, 1.0)
+            # One class present: scikit-learn's 0/0 (NaN); none: 0.0 as unadjusted.
+            score = ops.where(ops.equal(count, 0.0), score, (score - chance) / (1.0 - chance))
+        return score
+
+    def get_config(self):
+        return {**super().get_config(), "adjusted": self.adjusted}
+
+
+def _per_position(value, lead_shape, what):
+    """A weight or mask broadcast over the positions (y_pred's leading shape), flattened."""
+    value = ops.convert_to_tensor(value)
+    if len(value.shape) == len(lead_shape) + 1 and value.shape[-1] == 1:
+        value = ops.squeeze(value, axis=-1)
+    if len(value.shape) > len(lead_shape):
+        raise ValueError(f"{what} of shape {tuple(value.shape)} does not fit y_pred's positions "
+                         f"{tuple(lead_shape)}: expected one value per position.")
+    for _ in range(len(lead_shape) - len(value.shape)):
+        value = ops.expand_dims(value, -1)
+    return ops.reshape(ops.broadcast_to(value, lead_shape), (-1,))
+
+
+@kerasext_export
+class TopKAccuracy(keras.metrics.Metric):
+    """Top-k accuracy, equal to scikit-learn's `top_k_accuracy_score`.
+
+    A position is a hit when its true class is among the k highest scores.
+    Ties are broken as scikit-learn's stable sort does: among equal scores
+    the higher class id ranks first, so the true class t ranks after every
+    class with a greater score and every class j > t with an equal score
+    (a tie is not counted as a hit for free, and the score does not depend
+    on how ties are spread). k >= C scores 1.0 (scikit-learn warns). The
+    weighted hit and total counts are kept exact (float32 pairs), as the
+    other kerasext metrics. Before any update the result is `0.0`.
+
+    Unlike `keras.metrics.TopKCategoricalAccuracy`, y_true may be sparse or
+    one-hot, ties follow scikit-learn and `ignore_class` / masks skip
+    positions. Multiclass only: y_pred has one score per class (C >= 2).
+
+    Args:
+        k: how many of the highest-scored classes count as a hit, >= 1.
+            Defaults to `5`.
+        ignore_class: a label value whose positions are skipped (e.g. a
+            padding id); labels outside [0, C) are skipped too.
+            Defaults to `None`.
+        name: the metric's name. Defaults to `"top_k_accuracy"`.
+        dtype: the dtype of the result. Defaults to `None` (floatx).
+
+    Call arguments:
+        y_true: sparse labels `(...)` / `(..., 1)` or one-hot `(..., C)`.
+        y_pred: scores `(..., C)`: probabilities or logits (the ranking is
+            the same).
+        sample_weight: optional weights per position (leading shape of
+            y_pred). A Keras mask on y_pred skips masked positions.
+
+    Returns:
+        A scalar: the weighted fraction of hits.
+
+    Example:
+
+    ```python
+    import numpy as np
+    from sklearn.metrics import top_k_accuracy_score
+    metric = kx.metrics.TopKAccuracy(k=2)
+    y_true = np.array([0, 1, 2, 2])
+    scores = np.array([[0.5, 0.2, 0.3], [0.3, 0.4, 0.3], [0.2, 0.4, 0.4], [0.7, 0.2, 0.1]])
+    metric.update_state(y_true, scores)
+    assert float(metric.result()) == top_k_accuracy_score(y_true, scores, k=2) == 0.75
+    ```
+    """
+
+    _direction = "up"  # EarlyStopping / ModelCheckpoint in mode="auto" maximise it
+
+    def __init__(self, k=5, ignore_class=None, name="top_k_accuracy", dtype=None):
+        if not confusion._is_int(k) or k < 1:
+            raise confusion.invalid_argument("k", "an integer >= 1", k)
+        if ignore_class is not None and not confusion._is_int(ignore_class):
+            raise confusion.invalid_argument("ignore_class", "an integer or None", ignore_class)
+        super().__init__(name=name, dtype=dtype)
+        self.k = k
+        self.ignore_class = ignore_class
+        # (2, 2): the pair (hi, lo) of the weighted [misses, hits].
+        self.hits = self.add_variable(shape=(2, 2), initializer="zeros", dtype=STATE_DTYPE,
+                                      name="hits")
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        mask = _inputs.get_keras_mask(y_pred)
+        weight = None if sample_weight is None else _inputs.weight_parts(sample_weight)
+        scores = ops.convert_to_tensor(y_pred)
+        num_classes = scores.shape[-1]
+        if len(scores.shape) < 2 or num_classes is None or num_classes < 2:
+            raise ValueError(f"TopKAccuracy needs y_pred of shape (..., C) with C >= 2 scores "
+                             f"per position. Received: y_pred.shape={tuple(scores.shape)}")
+        scores = ops.cast(scores, "float32")
+        lead_shape = tuple(ops.shape(scores)[:-1])
+        y_true = ops.convert_to_tensor(y_true)
+        if len(y_true.shape) == len(scores.shape) and y_true.shape[-1] == num_classes:
+            true = ops.cast(ops.argmax(y_true, axis=-1), "int32")  # one-hot
+        elif len(y_true.shape) == len(scores.shape) and y_true.shape[-1] == 1:
+            true = ops.cast(ops.squeeze(y_true, axis=-1), "int32")
+        elif len(y_true.shape) == len(scores.shape) - 1:
+            true = ops.cast(y_true, "int32")
+        else:
+            raise ValueError(
+                f"y_true of shape {tuple(y_true.shape)} fits no label format for y_pred of "
+                f"shape {tuple(scores.shape)}: expected sparse labels {lead_shape} or "
+                f"{(*lead_shape, 1)}, or one-hot labels {(*lead_shape, num_classes)}.")
+        valid = ops.logical_and(ops.greater_equal(true, 0), ops.less(true, num_classes))
+        if self.ignore_class is not None:
+            valid = ops.logical_and(valid, ops.not_equal(true, self.ignore_class))
+        safe_true = ops.where(valid, true, ops.zeros_like(true))
+        true_score = ops.take_along_axis(scores, ops.expand_dims(safe_true, -1), axis=-1)
+        classes = ops.arange(num_classes, dtype="int32")
+        # scikit-learn's rank: greater scores, then equal scores of higher class ids.
+        ahead = ops.logical_or(
+            ops.greater(scores, true_score),
+            ops.logical_and(ops.equal(scores, true_score),
+                            ops.greater(classes, ops.expand_dims(safe_true, -1))))
+        rank = ops.sum(ops.cast(ahead, "int32"), axis=-1)
+        cells = ops.reshape(ops.cast(ops.less(rank, self.k), "int32"), (-1,))
+        valid = ops.reshape(valid, (-1,))
+        if mask is not None:
+            valid = ops.logical_and(valid, ops.cast(_per_position(mask, lead_shape, "mask"),
+                                                    "bool"))
+        cells = ops.where(valid, cells, 2)  # cell 2 is dropped
+        if weight is None:
+            batch = _doublefloat.segment_sums(cells, 2)
+        else:
+            parts = [_per_position(part, lead_shape, "sample_weight") for part in weight]
+            batch = _doublefloat.segment_sums(ops.concatenate([cells] * len(parts)), 2,
+                                              ops.concatenate(parts))
+        state = ops.convert_to_tensor(self.hits)
+        self.hits.assign(_doublefloat.stack(_doublefloat.add((state[0], state[1]), batch)))
+
+    def result(self):
+        pair = _doublefloat.read(self.hits)
+        dtype = _doublefloat.counts_dtype()
+        hits = _doublefloat.to_dtype((pair[0][1], pair[1][1]), dtype)
+        total = _doublefloat.to_dtype(_doublefloat.sum_pairs(pair, axis=0), dtype)
+        ratio, empty = _safe_divide(hits, total)
+        return ops.cast(ops.where(empty, ops.zeros_like(ratio), ratio), self.dtype)
+
+    def get_config(self):
+        return {**super().get_config(), "k": self.k, "ignore_class": self.ignore_class}
