@@ -93,12 +93,12 @@ class CrossValidated:
             early stopping of kerasext HyperModels; or `None`: `fit` gets no
             validation data (their early stopping then does nothing).
             Defaults to `None`.
-        seed: the tuner's `seed`. Unlike keras-tuner, which draws a random
-            seed for `seed=0`, a CrossValidated tuner keeps 0 as the seed, so
-            every integer seed repeats its search.
         **kwargs: the tuner's keyword arguments. `executions_per_trial` must
             stay 1 (repeat the folds with
-            `cv=sklearn.model_selection.RepeatedKFold(...)` instead).
+            `cv=sklearn.model_selection.RepeatedKFold(...)` instead). The
+            tuner's `seed` is kept as given: unlike keras-tuner, which draws a
+            random seed for `seed=0`, a CrossValidated tuner keeps 0 as the
+            seed, so every integer seed repeats its search.
 
     Example:
 
