@@ -144,7 +144,8 @@ history = model.fit(
 restored_accuracy = model.evaluate(x_test, y_test, verbose=0)[1]
 print(
     f"GL_5 fired after epoch {detector.onset_epoch}; "
-    f"best validation epoch {keeper.best_epoch} (epochs 0-based, as History.epoch)"
+    f"best validation epoch {keeper.best_epoch} "
+    "(epochs 0-based, as History.epoch)"
 )
 print(
     f"clean test accuracy: last epoch {test_scores.accuracy[-1]:.3f}, "
