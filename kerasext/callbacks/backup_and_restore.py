@@ -1,5 +1,6 @@
 """BackupAndRestore that also saves the kerasext callbacks' state, atomically."""
 
+import contextlib
 import inspect
 import json
 import os
@@ -79,6 +80,29 @@ def _enclosing_callback_list(callback):
     finally:
         del frame
     return None
+
+
+@contextlib.contextmanager
+def _local_saving():
+    """Saves and loads with no `keras.distribution` distribution set (JAX).
+
+    Keras' weight saving creates throw-away variables (an `Optimizer(1.0)` to
+    list the attributes to skip). Under a distribution each new variable is
+    laid out on the global mesh, which with several JAX processes is a
+    collective: created by the chief alone (the only one that saves), it
+    waits for, or collides with, the other processes ("passed to device_put
+    is not the same on each process"). Without a distribution those variables
+    stay on the local device; the model's own variables keep their layouts.
+    """
+    if keras.backend.backend() != "jax" or keras.distribution.distribution() is None:
+        yield
+        return
+    previous = keras.distribution.distribution()
+    keras.distribution.set_distribution(None)
+    try:
+        yield
+    finally:
+        keras.distribution.set_distribution(previous)
 
 
 def _write_json(path, value):
@@ -340,7 +364,8 @@ class BackupAndRestore(keras.callbacks.BackupAndRestore):
         optimizer = self.model.optimizer
         if optimizer is not None and not optimizer.built:
             optimizer.build(self.model.trainable_variables)
-        self.model.load_weights(os.path.join(directory, _WEIGHTS))
+        with _local_saving():
+            self.model.load_weights(os.path.join(directory, _WEIGHTS))
 
         epoch = int(metadata["epoch"])
         if metadata.get("stopped"):
@@ -459,7 +484,8 @@ class BackupAndRestore(keras.callbacks.BackupAndRestore):
         self._remove_stale(keep={name, previous})
 
     def _write_backup(self, directory):
-        self.model.save_weights(os.path.join(directory, _WEIGHTS), overwrite=True)
+        with _local_saving():
+            self.model.save_weights(os.path.join(directory, _WEIGHTS), overwrite=True)
         arrays = {}
         states = {
             key: {

@@ -313,6 +313,48 @@ class EncoderDecoder(OutputDTypeModel):
             "dropout": self.dropout,
         }
 
+    def get_layout_map(self, device_mesh, model_dim_name="model"):
+        """The `keras.distribution.LayoutMap` that splits this model's large kernels.
+
+        For `keras.distribution.ModelParallel` (JAX), in the manner of
+        keras-hub's backbones: the embeddings (along the embedding dimension), the recurrent kernels (along their gates) and the output projection (along the target vocabulary) are split along the `model_dim_name`
+        axis of `device_mesh` (a dimension that the axis size does not divide
+        stays whole: JAX shards evenly only); everything else is replicated,
+        and the data is split along the mesh's other axis. Call it before the
+        model is built, and set the distribution before building.
+
+        Args:
+            device_mesh: a `keras.distribution.DeviceMesh` with a
+                `model_dim_name` axis.
+            model_dim_name: the mesh axis to split kernels along. Defaults
+                to `"model"`.
+
+        Returns:
+            A `keras.distribution.LayoutMap`.
+
+        Example:
+
+        ```python
+        import keras
+
+        model = kx.models.EncoderDecoder(1000, 1000, units=64, embed_dim=32)
+        devices = keras.distribution.list_devices()
+        mesh = keras.distribution.DeviceMesh((1, len(devices)), ["batch", "model"], devices)
+        layout_map = model.get_layout_map(mesh)
+        # keras.distribution.set_distribution(
+        #     keras.distribution.ModelParallel(layout_map=layout_map))  # on JAX
+        ```
+        """
+        from kerasext.distribute import _model_layout_map
+
+        gates = (3 if self.cell == "gru" else 4) * self.units
+        return _model_layout_map(device_mesh, {
+            ".*/(source|target)_embedding/embeddings": (None, self.embed_dim),
+            ".*/(encoder|decoder)/(gru|lstm)_cell/(kernel|recurrent_kernel)": (None, gates),
+            ".*/initial_state/kernel": (None, self.units),
+            ".*/head/kernel": (None, self.output_vocab_size),
+        }, model_dim_name)
+
 
 def _compiled_decoder(model_ref, max_length, start_token, end_token):
     """`source -> tokens`: the greedy loop compiled once by this backend.

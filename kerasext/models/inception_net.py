@@ -299,6 +299,48 @@ class InceptionNet(OutputDTypeModel):
             "aux_loss_weight": self.aux_loss_weight,
         }
 
+    def get_layout_map(self, device_mesh, model_dim_name="model"):
+        """The `keras.distribution.LayoutMap` that splits this model's large kernels.
+
+        For `keras.distribution.ModelParallel` (JAX), in the manner of
+        keras-hub's backbones: every convolution kernel (along its output channels) and the dense layers (along their units) are split along the `model_dim_name`
+        axis of `device_mesh` (a dimension that the axis size does not divide
+        stays whole: JAX shards evenly only); everything else is replicated,
+        and the data is split along the mesh's other axis. Call it before the
+        model is built, and set the distribution before building.
+
+        Args:
+            device_mesh: a `keras.distribution.DeviceMesh` with a
+                `model_dim_name` axis.
+            model_dim_name: the mesh axis to split kernels along. Defaults
+                to `"model"`.
+
+        Returns:
+            A `keras.distribution.LayoutMap`.
+
+        Example:
+
+        ```python
+        import keras
+
+        model = kx.models.InceptionNet(10, width_multiplier=0.25)
+        devices = keras.distribution.list_devices()
+        mesh = keras.distribution.DeviceMesh((1, len(devices)), ["batch", "model"], devices)
+        layout_map = model.get_layout_map(mesh)
+        # keras.distribution.set_distribution(
+        #     keras.distribution.ModelParallel(layout_map=layout_map))  # on JAX
+        ```
+        """
+        from kerasext.distribute import _model_layout_map, _named_sublayers, _variable_pattern
+
+        shards = {}
+        for path, layer in _named_sublayers(self):
+            if isinstance(layer, keras.layers.Conv2D):
+                shards[_variable_pattern(f"{path}/kernel")] = (None, None, None, layer.filters)
+            elif isinstance(layer, keras.layers.Dense) and path.endswith("/dense"):
+                shards[_variable_pattern(f"{path}/kernel")] = (None, layer.units)
+        return _model_layout_map(device_mesh, shards, model_dim_name)
+
 
 def _as_tuple(value):
     try:

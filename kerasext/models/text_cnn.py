@@ -136,3 +136,42 @@ class TextCNN(OutputDTypeModel):
             "dropout": self.dropout,
             "max_norm": self.max_norm,
         }
+
+    def get_layout_map(self, device_mesh, model_dim_name="model"):
+        """The `keras.distribution.LayoutMap` that splits this model's large kernels.
+
+        For `keras.distribution.ModelParallel` (JAX), in the manner of
+        keras-hub's backbones: the embeddings (along the embedding dimension) and the convolution kernels (along their filters) are split along the `model_dim_name`
+        axis of `device_mesh` (a dimension that the axis size does not divide
+        stays whole: JAX shards evenly only); everything else is replicated,
+        and the data is split along the mesh's other axis. Call it before the
+        model is built, and set the distribution before building.
+
+        Args:
+            device_mesh: a `keras.distribution.DeviceMesh` with a
+                `model_dim_name` axis.
+            model_dim_name: the mesh axis to split kernels along. Defaults
+                to `"model"`.
+
+        Returns:
+            A `keras.distribution.LayoutMap`.
+
+        Example:
+
+        ```python
+        import keras
+
+        model = kx.models.TextCNN(1000, 2, embed_dim=64, filters=32)
+        devices = keras.distribution.list_devices()
+        mesh = keras.distribution.DeviceMesh((1, len(devices)), ["batch", "model"], devices)
+        layout_map = model.get_layout_map(mesh)
+        # keras.distribution.set_distribution(
+        #     keras.distribution.ModelParallel(layout_map=layout_map))  # on JAX
+        ```
+        """
+        from kerasext.distribute import _model_layout_map
+
+        return _model_layout_map(device_mesh, {
+            ".*/embedding/embeddings": (None, self.embed_dim),
+            ".*/convolutions/conv_width_[0-9]+/kernel": (None, None, self.filters),
+        }, model_dim_name)

@@ -137,3 +137,46 @@ class TransformerClassifier(OutputDTypeModel):
             "dropout": self.dropout,
             "position_encoding": self.position_encoding,
         }
+
+    def get_layout_map(self, device_mesh, model_dim_name="model"):
+        """The `keras.distribution.LayoutMap` that splits this model's large kernels.
+
+        For `keras.distribution.ModelParallel` (JAX), in the manner of
+        keras-hub's backbones: the token embeddings (along the embedding dimension), the attention projections (along the heads) and the feed-forward kernels (along their inner dimension) are split along the `model_dim_name`
+        axis of `device_mesh` (a dimension that the axis size does not divide
+        stays whole: JAX shards evenly only); everything else is replicated,
+        and the data is split along the mesh's other axis. Call it before the
+        model is built, and set the distribution before building.
+
+        Args:
+            device_mesh: a `keras.distribution.DeviceMesh` with a
+                `model_dim_name` axis.
+            model_dim_name: the mesh axis to split kernels along. Defaults
+                to `"model"`.
+
+        Returns:
+            A `keras.distribution.LayoutMap`.
+
+        Example:
+
+        ```python
+        import keras
+
+        model = kx.models.TransformerClassifier(1000, 32, 2, embed_dim=64, num_heads=4)
+        devices = keras.distribution.list_devices()
+        mesh = keras.distribution.DeviceMesh((1, len(devices)), ["batch", "model"], devices)
+        layout_map = model.get_layout_map(mesh)
+        # keras.distribution.set_distribution(
+        #     keras.distribution.ModelParallel(layout_map=layout_map))  # on JAX
+        ```
+        """
+        from kerasext.distribute import _model_layout_map
+
+        heads, inner = self.num_heads, self.ff_dim
+        return _model_layout_map(device_mesh, {
+            ".*/token_embedding/embeddings": (None, self.embed_dim),
+            ".*/attention/(query|key|value)/kernel": (None, heads, None),
+            ".*/attention/attention_output/kernel": (heads, None, None),
+            ".*/ff_inner/kernel": (None, inner),
+            ".*/ff_outer/kernel": (inner, None),
+        }, model_dim_name)
