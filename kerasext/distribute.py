@@ -420,8 +420,8 @@ def initialize_processes(job_addresses=None, num_processes=None, process_id=None
     addresses of its cluster, this task's position among them), so that one
     launcher serves TensorFlow and JAX. On CPU, JAX's cross-process
     collectives (gloo) are switched on where the installed JAX has them off.
-    Without any of these (one process) it does nothing. Call it at the start
-    of the program, before any JAX computation.
+    Without any of these (one process) it does nothing, on every backend.
+    Call it at the start of the program, before any JAX computation.
 
     Args:
         job_addresses: comma-separated `host:port` of every process, or only
@@ -436,8 +436,8 @@ def initialize_processes(job_addresses=None, num_processes=None, process_id=None
         alone.
 
     Raises:
-        RuntimeError: on another backend than JAX (the error says what to use
-            instead).
+        RuntimeError: on another backend than JAX when there are processes to
+            join (the error says what to use instead).
         ValueError: when only some of the three values are known.
 
     Example:
@@ -453,10 +453,6 @@ def initialize_processes(job_addresses=None, num_processes=None, process_id=None
     kx.distribute.initialize_processes("10.0.0.1:1234", 2, process_id=0)  # 1 on the other
     ```
     """
-    _require_keras_distribution("initialize_processes()")
-    import jax
-    import keras
-
     env = os.environ
     job_addresses = job_addresses or env.get("KERAS_DISTRIBUTION_JOB_ADDRESSES")
     if num_processes is None and env.get("KERAS_DISTRIBUTION_NUM_PROCESSES"):
@@ -468,6 +464,10 @@ def initialize_processes(job_addresses=None, num_processes=None, process_id=None
         if from_tf_config is None or from_tf_config[1] == 1:
             return 0, 1
         job_addresses, num_processes, process_id = from_tf_config
+    _require_keras_distribution("initialize_processes()")
+    import jax
+    import keras
+
     known = {"job_addresses": job_addresses, "num_processes": num_processes,
              "process_id": process_id}
     if any(value is None for value in known.values()):
@@ -528,10 +528,11 @@ def jax_distribution(model=None, model_parallel=1, batch_dim_name="batch",
     ```python
     import keras
 
-    distribution = kx.distribute.jax_distribution()  # DataParallel, all devices
-    keras.distribution.set_distribution(distribution)
-    print(distribution.device_mesh.shape)  # (number of devices,)
-    keras.distribution.set_distribution(None)
+    if keras.backend.backend() == "jax":  # elsewhere: a RuntimeError naming what to use
+        distribution = kx.distribute.jax_distribution()  # DataParallel, all devices
+        keras.distribution.set_distribution(distribution)
+        print(distribution.device_mesh.shape)  # (number of devices,)
+        keras.distribution.set_distribution(None)
     ```
     """
     _require_keras_distribution("jax_distribution()")

@@ -81,10 +81,17 @@ def test_tf_config_names_the_processes_chief_first(monkeypatch):
 def test_jax_helpers_say_what_to_use_on_other_backends(backend, monkeypatch):
     monkeypatch.setattr(keras.backend, "backend", lambda: backend)
     hint = "tf.distribute" if backend == "tensorflow" else "JAX backend only"
-    for helper in (distribute.jax_distribution, distribute.initialize_processes):
+    calls = [lambda: distribute.jax_distribution(),
+             lambda: distribute.initialize_processes("127.0.0.1:1", 2, 0)]
+    for call in calls:
         with pytest.raises(RuntimeError, match=hint) as caught:
-            helper()
+            call()
         assert repr(backend) in str(caught.value)
+    # Nothing to join: nothing to refuse, on every backend.
+    for name in ("TF_CONFIG", "KERAS_DISTRIBUTION_JOB_ADDRESSES",
+                 "KERAS_DISTRIBUTION_NUM_PROCESSES", "KERAS_DISTRIBUTION_PROCESS_ID"):
+        monkeypatch.delenv(name, raising=False)
+    assert distribute.initialize_processes() == (0, 1)
 
 
 LAYOUT_MODELS = {
