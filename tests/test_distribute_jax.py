@@ -260,3 +260,13 @@ def test_two_processes_train_like_one_and_only_process_0_writes(tmp_path,
         _assert_same_run(result, reference, f"process {index}", epochs=epochs)
     assert results[1]["writes"] == []
     assert any(path.startswith("backup/") for path in results[0]["writes"])
+
+
+@pytest.mark.slow
+@needs_jax
+def test_distributed_tuning_on_jax_runs_every_trial_once_despite_a_killed_worker(tmp_path):
+    from tests.distributed.search_check import check_distributed_search
+
+    # The TensorFlow test's search (tests/distributed/tune_worker.py), every process on JAX.
+    check_distributed_search(tmp_path, TIMEOUT, env={"KERAS_BACKEND": "jax",
+                                                     "JAX_PLATFORMS": "cpu"})
