@@ -6,7 +6,9 @@ in whichever pytest session collects them; they are not `cross_backend`, so
 `make test` runs them once, in its TensorFlow session. One subprocess
 (tests/distributed/jax_checks.py) runs every one-process check, each on one
 device and under the distribution; two more (tests/distributed/
-jax_process_worker.py) form a two-process job on 127.0.0.1. Every check
+jax_process_worker.py) form a two-process job on 127.0.0.1, killed and
+restarted once; and KerasTuner's chief / worker search runs with every process
+on JAX. Every check
 compares with the one-device run or with scikit-learn.
 
 The fast tests check the helpers of kerasext.distribute in this process.
@@ -233,29 +235,48 @@ def test_model_parallel_layout_maps_train_to_the_one_device_weights(one_process_
                              name)
 
 
+def _launch_two_processes(procs, tmp_path, attempt):
+    ports = free_ports(2)
+    names = []
+    for index in range(2):
+        env = _jax_env(TF_CONFIG=tf_config(ports, index))
+        name = f"attempt{attempt}_process{index}"
+        procs.start(name, "jax_process_worker.py",
+                    [tmp_path, tmp_path / f"attempt{attempt}_result{index}.json"],
+                    {key: env[key] for key in ("KERAS_BACKEND", "TF_CONFIG", "JAX_PLATFORMS")},
+                    tmp_path)
+        names.append(name)
+    return names
+
+
 @pytest.mark.slow
 @needs_jax
-def test_two_processes_train_like_one_and_only_process_0_writes(tmp_path,
-                                                                one_process_two_devices):
+def test_two_processes_train_like_one_through_a_kill_and_only_process_0_writes(
+        tmp_path, one_process_two_devices):
+    from tests.distributed.launch import wait_for_file
+
+    # First attempt: process 1 stops at the start of epoch 1; both are killed there, once
+    # process 0's backup of epoch 0 is committed (as a cluster manager would restart the job).
     with processes() as procs:
-        ports = free_ports(2)
-        for index in range(2):
-            env = _jax_env(TF_CONFIG=tf_config(ports, index))
-            procs.start(f"process{index}", "jax_process_worker.py",
-                        [tmp_path, tmp_path / f"result{index}.json"],
-                        {key: env[key] for key in ("KERAS_BACKEND", "TF_CONFIG", "JAX_PLATFORMS")},
-                        tmp_path)
-        codes = procs.wait(["process0", "process1"], TIMEOUT)
-        assert codes == {"process0": 0, "process1": 0}, f"{codes}\n{procs.report()}"
-    results = [json.loads((tmp_path / f"result{i}.json").read_text()) for i in range(2)]
-    # The same run on one device, no crash (from the one-process fixture).
+        _launch_two_processes(procs, tmp_path, 1)
+        live = list(procs.procs.values())
+        assert wait_for_file(tmp_path / "kill_me", TIMEOUT, live), procs.report()
+        assert wait_for_file(tmp_path / "backup" / "checkpoint.json", TIMEOUT, live), (
+            procs.report())
+    # Second attempt: resumes from the backup.
+    with processes() as procs:
+        names = _launch_two_processes(procs, tmp_path, 2)
+        codes = procs.wait(names, TIMEOUT)
+        assert all(code == 0 for code in codes.values()), f"{codes}\n{procs.report()}"
+    results = [json.loads((tmp_path / f"attempt2_result{i}.json").read_text()) for i in range(2)]
+    # The same run on one device, never interrupted (from the one-process fixture).
     reference = one_process_two_devices["data_parallel"]["train_step"]["one_device"]
     for index, result in enumerate(results):
+        assert not result["first_attempt"]
         assert (result["process_id"], result["num_processes"]) == (index, 2)
         assert (result["devices"], result["local_devices"]) == (2, 1)
         assert result["chief"] == (index == 0)
-        # Crashed at epoch 1 in both processes, resumed from process 0's backup.
-        epochs = len(result["history"]["loss"])
+        epochs = len(result["history"]["loss"])  # the epochs after the backup
         assert epochs < len(reference["history"]["loss"])
         _assert_same_run(result, reference, f"process {index}", epochs=epochs)
     assert results[1]["writes"] == []

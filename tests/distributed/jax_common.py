@@ -69,11 +69,10 @@ class StopAt(keras.callbacks.Callback):
 
 
 def fit(kind, epochs=2, crash_at=None, batch_size=GLOBAL_BATCH, backup_dir=None, split=None,
-        after_crash=None):
+        callbacks=()):
     """Trains `build(kind)`; with `crash_at`, first a run that crashes there, then the resumed one.
 
-    `split(arrays)` (several processes) gives this process's part of the data;
-    `after_crash()` runs between the crashed and the resumed run.
+    `split(arrays)` (several processes) gives this process's part of the data.
     """
     (x, y), (x_val, y_val) = data()
     if split is not None:
@@ -87,7 +86,7 @@ def fit(kind, epochs=2, crash_at=None, batch_size=GLOBAL_BATCH, backup_dir=None,
             backup = kx.callbacks.BackupAndRestore(backup_dir)
             history = model.fit(x, y, batch_size=batch_size, epochs=epochs, shuffle=False,
                                 verbose=0, validation_data=(x_val, y_val),
-                                callbacks=[stop, backup, *extra])
+                                callbacks=[stop, backup, *callbacks, *extra])
             return model, stop, history
 
         if crash_at is not None:
@@ -95,8 +94,6 @@ def fit(kind, epochs=2, crash_at=None, batch_size=GLOBAL_BATCH, backup_dir=None,
                 run([StopAt(crash_at)])
             except KeyboardInterrupt:
                 pass
-            if after_crash is not None:
-                after_crash()
         model, stop, history = run([])
         evaluation = model.evaluate(x_val, y_val, batch_size=batch_size, verbose=0,
                                     return_dict=True)

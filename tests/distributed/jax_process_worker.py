@@ -3,9 +3,11 @@
 Usage: jax_process_worker.py SHARED_DIR RESULT_JSON, with TF_CONFIG naming both
 processes (kerasext.distribute.initialize_processes reads it). Each process has
 one CPU device; the two form one mesh of two devices. Each feeds its part of
-every global batch (`process_slice`, `auto_shard_dataset=False`). The run
-crashes at the start of epoch 1 in both processes and is resumed from the
-chief's BackupAndRestore backup. Every file this process opens for writing
+every global batch (`process_slice`, `auto_shard_dataset=False`). On the first
+attempt (no SHARED_DIR/kill_me yet) process 1 stops at the start of epoch 1,
+writes SHARED_DIR/kill_me and waits to be killed (process 0 waits for it in
+the first collective); the test kills both and starts them again, and the
+second attempt resumes from the chief's BackupAndRestore backup. Every file this process opens for writing
 under SHARED_DIR is recorded, so the test can check that only process 0 writes.
 """
 
@@ -23,7 +25,6 @@ print(f"[{time.monotonic() - T0:.1f}s] process {process_id} of {num_processes}",
 
 import jax  # noqa: E402
 import keras  # noqa: E402
-from jax.experimental import multihost_utils  # noqa: E402
 
 from tests.distributed import jax_common  # noqa: E402
 
@@ -55,16 +56,21 @@ def split(arrays):
     return kx.distribute.process_slice(arrays, jax_common.GLOBAL_BATCH)
 
 
-def after_crash():
-    # As when a job restarts: every process resumes once the chief's backup is written.
-    multihost_utils.sync_global_devices("resume")
+class KillPoint(keras.callbacks.Callback):
+    def on_epoch_begin(self, epoch, logs=None):
+        kill_me = os.path.join(shared, "kill_me")
+        if epoch == 1 and process_id == 1 and not os.path.exists(kill_me):
+            with open(kill_me, "w") as f:
+                f.write(str(os.getpid()))
+            time.sleep(600)
 
 
+first_attempt = not os.path.exists(os.path.join(shared, "kill_me"))
 result = jax_common.fit(
-    "train_step", crash_at=1, batch_size=jax_common.GLOBAL_BATCH // num_processes,
-    backup_dir=os.path.join(shared, "backup"), split=split, after_crash=after_crash,
+    "train_step", batch_size=jax_common.GLOBAL_BATCH // num_processes,
+    backup_dir=os.path.join(shared, "backup"), split=split, callbacks=[KillPoint()],
 )
-result.update(process_id=process_id, num_processes=num_processes,
+result.update(first_attempt=first_attempt, process_id=process_id, num_processes=num_processes,
               devices=jax.device_count(), local_devices=jax.local_device_count(),
               chief=kx.distribute.is_chief(), writes=sorted(set(writes)))
 jax_common.save(result, result_path)
