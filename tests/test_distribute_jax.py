@@ -8,8 +8,7 @@ in whichever pytest session collects them; they are not `cross_backend`, so
 device and under the distribution; two more (tests/distributed/
 jax_process_worker.py) form a two-process job on 127.0.0.1, killed and
 restarted once; and KerasTuner's chief / worker search runs with every process
-on JAX. Every check
-compares with the one-device run or with scikit-learn.
+on JAX. Every check compares with the one-device run or with scikit-learn.
 
 The fast tests check the helpers of kerasext.distribute in this process.
 """
