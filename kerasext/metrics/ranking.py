@@ -116,12 +116,12 @@ def _host_groups(scores, truth, weights):
         s = scores[order, column]
         y = truth[order, column]
         w = weights[order]
-        group = np.concatenate([[0], np.cumsum(s[1:] != s[:-1])])
-        size = len(s)
+        new = np.ones(len(s), dtype=bool)
+        new[1:] = s[1:] != s[:-1]
+        group = np.cumsum(new) - 1
+        size = max(len(s), 1)  # one empty group before any update
         dtp.append(np.bincount(group, weights=y * w, minlength=size))
         dfp.append(np.bincount(group, weights=(1.0 - y) * w, minlength=size))
-    if not dtp:
-        return np.zeros((0, 1)), np.zeros((0, 1))
     return np.stack(dtp), np.stack(dfp)
 
 
@@ -377,6 +377,18 @@ class _RankingScore(keras.metrics.Metric):
 
     # ------------------------------------------------------------------ result
 
+    def _kept(self):
+        """The kept (scores, labels, weights) as float64 NumPy arrays (eager)."""
+        seen = int(ops.convert_to_numpy(self.seen))
+        return tuple(np.asarray(ops.convert_to_numpy(v), dtype="float64")[:seen]
+                     for v in (self.kept_scores, self.kept_labels, self.kept_weights))
+
+    def _host_groups(self, scores, labels, weights):
+        if self.average == "micro" and self._task != "binary":
+            scores, labels = scores.reshape(-1, 1), labels.reshape(-1, 1)
+            weights = np.repeat(weights, self._columns)
+        return _host_groups(scores, labels, weights)
+
     def _groups(self, xp, dtype):
         """(dtp, dfp) of shape (K, G) (micro: (1, G)) and whether the state is poisoned."""
         micro = self.average == "micro" and self._task != "binary"
@@ -394,13 +406,7 @@ class _RankingScore(keras.metrics.Metric):
             seen = int(ops.convert_to_numpy(self.seen))
             if seen > self.capacity:
                 return None, None, True
-            scores, labels, weights = (
-                np.asarray(ops.convert_to_numpy(v), dtype="float64")[:seen]
-                for v in (self.kept_scores, self.kept_labels, self.kept_weights))
-            if micro:
-                scores, labels = scores.reshape(-1, 1), labels.reshape(-1, 1)
-                weights = np.repeat(weights, self._columns)
-            dtp, dfp = _host_groups(scores, labels, weights)
+            dtp, dfp = self._host_groups(*self._kept())
             return dtp, dfp, False
         seen = ops.convert_to_tensor(self.seen)
         scores = ops.convert_to_tensor(self.kept_scores)
@@ -414,10 +420,18 @@ class _RankingScore(keras.metrics.Metric):
         dtp, dfp = _graph_groups(scores, labels, weights, dtype)
         return dtp, dfp, ops.greater(seen, self.capacity)
 
-    def compute(self, xp=ops):
-        """The score: in float64 NumPy with `xp=HOST` (eager), else in `keras.ops`."""
+    def compute(self, xp=ops, kept=None):
+        """The score: in float64 NumPy with `xp=HOST` (eager), else in `keras.ops`.
+
+        `kept`: (scores, labels, weights) float64 arrays to score on the host
+        instead of the kept ones (the one-call functions' float64 inputs).
+        """
         dtype = "float64" if xp is HOST else _doublefloat.counts_dtype()
-        dtp, dfp, poisoned = self._groups(xp, dtype)
+        if kept is not None:
+            dtp, dfp = self._host_groups(*kept)
+            poisoned = False
+        else:
+            dtp, dfp, poisoned = self._groups(xp, dtype)
         shape = () if self._task == "binary" or self.average is not None else (self._columns,)
         if poisoned is True:
             return np.full(shape, math.nan)
@@ -624,9 +638,30 @@ def _one_call(cls, y_true, y_score, task, num_classes, average, sample_weight, f
         positions = int(np.prod(shape[:-1]))
     metric = cls(task=task, num_classes=num_classes, average=average, thresholds=thresholds,
                  capacity=max(positions, 1), from_logits=from_logits)
+    # The metric checks the input and reads the labels; scores and weights are taken as given
+    # (float64 stays float64: scikit-learn's ties are the input's, not float32's).
     metric.update_state(y_true, scores, sample_weight=sample_weight)
+    kept = None
+    if thresholds is None:
+        _, labels, _ = metric._kept()
+        values = np.asarray(ops.convert_to_numpy(scores), dtype="float64").reshape(
+            len(labels), -1)
+        if from_logits and resolved == "multiclass":
+            values = np.exp(values - values.max(axis=-1, keepdims=True))
+            values /= values.sum(axis=-1, keepdims=True)
+        weights = np.ones(len(labels))
+        if sample_weight is not None:
+            lead = shape[:-1] if resolved != "binary" or (len(shape) >= 2 and shape[-1] == 1) \
+                else shape
+            weight = np.asarray(ops.convert_to_numpy(ops.convert_to_tensor(sample_weight)),
+                                dtype="float64")
+            if weight.ndim == len(lead) + 1 and weight.shape[-1] == 1:
+                weight = weight[..., 0]
+            weight = weight.reshape(weight.shape + (1,) * (len(lead) - weight.ndim))
+            weights = np.broadcast_to(weight, lead).reshape(-1)
+        kept = (values, labels, weights)
     with np.errstate(divide="ignore", invalid="ignore"):
-        value = metric.compute(HOST)
+        value = metric.compute(HOST, kept=kept)
     return float(value) if np.ndim(value) == 0 else np.asarray(value)
 
 
