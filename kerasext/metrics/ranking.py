@@ -313,12 +313,17 @@ class _RankingScore(keras.metrics.Metric):
     def update_state(self, y_true, y_pred, sample_weight=None):
         """Keeps the scores of one batch (exact mode) or adds them to the bins."""
         mask = _inputs.get_keras_mask(y_pred)
+        self._update(y_true, y_pred, sample_weight, mask)
+
+    def _update(self, y_true, y_pred, sample_weight, mask):
+        """The update; returns the failed flag of the checks (None when they ran eagerly)."""
         scores, truth, weights, checks = self._standardize(y_true, y_pred, sample_weight, mask)
         failed = _checks.enforce(checks)
+        if keras.backend.backend() == "torch" and scores.device.type == "meta":
+            return  # Keras' shape inference on torch: no values to keep
         if self.thresholds is None:
-            self._keep(scores, truth, weights, failed)
-        else:
-            self._bin(scores, truth, weights, failed)
+            return self._keep(scores, truth, weights, failed)
+        return self._bin(scores, truth, weights, failed)
 
     def _capacity_message(self, seen, total):
         return (f"{type(self).__name__}(capacity={self.capacity}) keeps at most "
@@ -357,6 +362,7 @@ class _RankingScore(keras.metrics.Metric):
             corner = (start, 0) if len(variable.shape) == 2 else (start,)
             variable.assign(ops.slice_update(ops.convert_to_tensor(variable), corner, rows))
         self.seen.assign(total)
+        return failed
 
     def _bin(self, scores, truth, weights, failed):
         bins = self.thresholds
@@ -374,6 +380,7 @@ class _RankingScore(keras.metrics.Metric):
         state = ops.convert_to_tensor(self.histogram)
         self.histogram.assign(_doublefloat.stack(_doublefloat.add((state[0], state[1]),
                                                                    batch)))
+        return failed
 
     # ------------------------------------------------------------------ result
 
@@ -627,6 +634,13 @@ class AveragePrecision(_RankingScore):
 # --------------------------------------------------------------------------- one call
 
 
+def _host_array(x):
+    """NumPy float64 of an array-like or a backend tensor (a NumPy float64 input stays exact)."""
+    if isinstance(x, (np.ndarray, np.generic, list, tuple, int, float)):
+        return np.asarray(x, dtype="float64")
+    return np.asarray(ops.convert_to_numpy(x), dtype="float64")
+
+
 def _one_call(cls, y_true, y_score, task, num_classes, average, sample_weight, from_logits,
               thresholds):
     scores = ops.convert_to_tensor(y_score)
@@ -644,8 +658,7 @@ def _one_call(cls, y_true, y_score, task, num_classes, average, sample_weight, f
     kept = None
     if thresholds is None:
         _, labels, _ = metric._kept()
-        values = np.asarray(ops.convert_to_numpy(scores), dtype="float64").reshape(
-            len(labels), -1)
+        values = _host_array(y_score).reshape(len(labels), -1)
         if from_logits and resolved == "multiclass":
             values = np.exp(values - values.max(axis=-1, keepdims=True))
             values /= values.sum(axis=-1, keepdims=True)
@@ -653,8 +666,7 @@ def _one_call(cls, y_true, y_score, task, num_classes, average, sample_weight, f
         if sample_weight is not None:
             lead = shape[:-1] if resolved != "binary" or (len(shape) >= 2 and shape[-1] == 1) \
                 else shape
-            weight = np.asarray(ops.convert_to_numpy(ops.convert_to_tensor(sample_weight)),
-                                dtype="float64")
+            weight = _host_array(sample_weight)
             if weight.ndim == len(lead) + 1 and weight.shape[-1] == 1:
                 weight = weight[..., 0]
             weight = weight.reshape(weight.shape + (1,) * (len(lead) - weight.ndim))

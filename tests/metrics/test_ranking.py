@@ -19,7 +19,10 @@ from tests import conformance
 
 M = kx.metrics
 
-pytestmark = pytest.mark.cross_backend
+# The reductions run on the host (float64 NumPy) or in keras.ops on every backend: the small
+# tests below run on JAX and torch too (`cross_backend`); the wide parametrizations of the
+# host mathematics run on TensorFlow only, to keep the JAX suite within seconds.
+cross_backend = pytest.mark.cross_backend
 
 #: The eager result is float64 NumPy cast to float32.
 TOL = {"rtol": 2e-6, "atol": 1e-7}
@@ -68,6 +71,7 @@ def _softmax(x):
     return (e / e.sum(-1, keepdims=True)).astype("float32")
 
 
+@cross_backend
 @pytest.mark.parametrize("cls, function", CLASSES, ids=CLASS_IDS)
 @pytest.mark.parametrize("weighted", [False, True], ids=["unweighted", "weighted"])
 @pytest.mark.parametrize("label_shape", ["(N,)", "(N, 1)"])
@@ -102,6 +106,7 @@ def test_multiclass_one_vs_rest_equals_sklearn(cls, function, average, label_for
     _check(metric, expected)
 
 
+@cross_backend
 @pytest.mark.parametrize("cls, function", CLASSES, ids=CLASS_IDS)
 @pytest.mark.parametrize("average", AVERAGES)
 def test_multiclass_ties_equal_sklearn_one_vs_rest(cls, function, average, rng):
@@ -115,6 +120,7 @@ def test_multiclass_ties_equal_sklearn_one_vs_rest(cls, function, average, rng):
     _check(metric, _reference(function, np.eye(num_classes)[y], scores, average=average))
 
 
+@cross_backend
 @pytest.mark.parametrize("cls, function", CLASSES, ids=CLASS_IDS)
 @pytest.mark.parametrize("average", AVERAGES)
 def test_multilabel_with_ties_equals_sklearn(cls, function, average, rng):
@@ -127,6 +133,7 @@ def test_multilabel_with_ties_equals_sklearn(cls, function, average, rng):
     _check(metric, _reference(function, y, scores, weights, average=average))
 
 
+@cross_backend
 def test_sequences_and_masks_weigh_positions(rng):
     y = rng.integers(0, 2, size=(4, 6))
     scores = _ties(rng.random((4, 6, 1)))
@@ -149,6 +156,7 @@ def test_from_logits(rng):
     _check(metric, _reference(average_precision_score, binary, logits[:, 0]))
 
 
+@cross_backend
 def test_degenerate_inputs_follow_sklearn():
     scores = np.array([0.1, 0.4, 0.4, 0.9], "float32")
     for y in (np.zeros(4, int), np.ones(4, int)):
@@ -172,6 +180,7 @@ def test_degenerate_inputs_follow_sklearn():
     assert float(M.AveragePrecision(capacity=4).result()) == 0.0
 
 
+@cross_backend
 def test_functional_forms_equal_sklearn(rng):
     y = rng.integers(0, 3, size=50)
     y[:3] = np.arange(3)
@@ -210,6 +219,7 @@ def test_binary_property_against_sklearn(data):
 # --------------------------------------------------------------------------- capacity
 
 
+@cross_backend
 def test_capacity_error_names_capacity_and_samples_seen(rng):
     metric = M.AUROC(capacity=50)
     metric.update_state(rng.integers(0, 2, 30), rng.random(30))
@@ -221,6 +231,7 @@ def test_capacity_error_names_capacity_and_samples_seen(rng):
         M.AveragePrecision(capacity=10).update_state(np.zeros(11), np.zeros(11))
 
 
+@cross_backend
 def test_capacity_error_is_raised_inside_compiled_fit(rng):
     x = rng.normal(size=(40, 3)).astype("float32")
     y = rng.integers(0, 2, size=40)
@@ -235,6 +246,7 @@ def test_capacity_error_is_raised_inside_compiled_fit(rng):
 # --------------------------------------------------------------------------- in models
 
 
+@cross_backend
 def test_fit_and_evaluate_log_sklearn_values_on_the_predictions(rng):
     x = rng.normal(size=(48, 4)).astype("float32")
     y = rng.integers(0, 3, size=48)
@@ -259,6 +271,7 @@ def test_fit_and_evaluate_log_sklearn_values_on_the_predictions(rng):
     np.testing.assert_allclose(logs["average_precision"], expected_ap, **TOL)
 
 
+@cross_backend
 def test_ranking_scores_pass_the_conformance_harness(rng):
     y = rng.integers(0, 2, size=18)
     scores = _ties(rng.random((18, 1)))
@@ -336,6 +349,7 @@ def test_bad_arguments_raise_in_keras_form(kwargs, argument):
         M.AUROC(**kwargs)
 
 
+@cross_backend
 def test_bad_labels_raise():
     with pytest.raises(ValueError, match="labels 0 or 1"):
         M.AUROC(capacity=4).update_state(np.array([0, 2]), np.array([0.1, 0.2]))
