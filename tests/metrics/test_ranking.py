@@ -106,7 +106,6 @@ def test_multiclass_one_vs_rest_equals_sklearn(cls, function, average, label_for
     _check(metric, expected)
 
 
-@cross_backend
 @pytest.mark.parametrize("cls, function", CLASSES, ids=CLASS_IDS)
 @pytest.mark.parametrize("average", AVERAGES)
 def test_multiclass_ties_equal_sklearn_one_vs_rest(cls, function, average, rng):
@@ -120,7 +119,6 @@ def test_multiclass_ties_equal_sklearn_one_vs_rest(cls, function, average, rng):
     _check(metric, _reference(function, np.eye(num_classes)[y], scores, average=average))
 
 
-@cross_backend
 @pytest.mark.parametrize("cls, function", CLASSES, ids=CLASS_IDS)
 @pytest.mark.parametrize("average", AVERAGES)
 def test_multilabel_with_ties_equals_sklearn(cls, function, average, rng):
@@ -131,6 +129,24 @@ def test_multilabel_with_ties_equals_sklearn(cls, function, average, rng):
     metric = _stream(cls(task="multilabel", num_classes=3, average=average, capacity=50), y,
                      scores, weights)
     _check(metric, _reference(function, y, scores, weights, average=average))
+
+
+@cross_backend
+@pytest.mark.parametrize("average", ["micro", None])
+def test_multiclass_and_multilabel_on_every_backend(average, rng):
+    y = rng.integers(0, 3, size=24)
+    y[:3] = np.arange(3)
+    scores = _ties(rng.random((24, 3)))
+    weights = rng.random(24).astype("float32")
+    for cls, function in CLASSES:
+        metric = _stream(cls(num_classes=3, average=average, capacity=24), np.eye(3)[y],
+                         scores, weights, splits=(0, 12))
+        _check(metric, _reference(function, np.eye(3)[y], scores, weights, average=average))
+        labels = rng.integers(0, 2, size=(24, 3))
+        labels[0], labels[1] = 1, 0
+        metric = _stream(cls(task="multilabel", num_classes=3, average=average, capacity=24),
+                         labels, scores, weights, splits=(0, 12))
+        _check(metric, _reference(function, labels, scores, weights, average=average))
 
 
 @cross_backend
@@ -272,6 +288,15 @@ def test_fit_and_evaluate_log_sklearn_values_on_the_predictions(rng):
 
 
 @cross_backend
+def test_exact_auroc_passes_the_conformance_harness(rng):
+    y = rng.integers(0, 2, size=18)
+    scores = _ties(rng.random((18, 1)))
+    weights = rng.random(18).astype("float32")
+    conformance.run_metric_test(M.AUROC, {"capacity": 18}, y[:, None], scores, weights,
+                                expected=_reference(roc_auc_score, y, scores[:, 0], weights),
+                                run_distributed=False, **TOL)
+
+
 def test_ranking_scores_pass_the_conformance_harness(rng):
     y = rng.integers(0, 2, size=18)
     scores = _ties(rng.random((18, 1)))
@@ -280,8 +305,6 @@ def test_ranking_scores_pass_the_conformance_harness(rng):
     multilabel[0], multilabel[1] = 1, 0
     label_scores = _ties(rng.random((18, 3)))
     cases = [
-        (M.AUROC, {"capacity": 18}, y[:, None], scores, weights,
-         _reference(roc_auc_score, y, scores[:, 0], weights), False),
         (M.AveragePrecision, {"task": "multilabel", "num_classes": 3, "capacity": 18},
          multilabel, label_scores, None,
          _reference(average_precision_score, multilabel, label_scores), False),
