@@ -259,6 +259,16 @@ def test_capacity_error_is_raised_inside_compiled_fit(rng):
     assert "20" in str(raised.value)
 
 
+@pytest.mark.tensorflow_only("XLA on TensorFlow compiles assertions to nothing")
+def test_capacity_overflow_under_xla_gives_nan_never_a_wrong_number(rng):
+    x = rng.normal(size=(40, 3)).astype("float32")
+    y = rng.integers(0, 2, size=40)
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1, activation="sigmoid")])
+    model.compile(loss="binary_crossentropy", metrics=[M.AUROC(capacity=16)], jit_compile=True)
+    history = model.fit(x, y, batch_size=10, epochs=1, verbose=0)
+    assert np.isnan(history.history["auroc"][-1])
+
+
 # --------------------------------------------------------------------------- in models
 
 
