@@ -11,10 +11,13 @@ from kerasext.metrics.agreement import (
     TopKAccuracy,
 )
 from kerasext.metrics.confusion_matrix import ConfusionMatrix
+from kerasext.metrics.ranking import AUROC, AveragePrecision
 from kerasext.metrics.report import ClassificationReport
 from kerasext.metrics.scores import F1Score, FBetaScore, Precision, Recall
 
 __all__ = [
+    "AUROC",
+    "AveragePrecision",
     "BalancedAccuracy",
     "ClassificationReport",
     "CohenKappa",
