@@ -3,7 +3,7 @@
 Nothing outside this module reaches into `keras.src`, `tensorflow.python`,
 `keras_tuner.src` or a private attribute of an upstream object. Each item
 below says why no public API does the job, the upstream issue where there is
-one, and the versions it was checked on: Keras 3.11.3 and 3.15.1,
+one, and the versions it was checked on: Keras 3.11.3, 3.14.0 and 3.15.1,
 keras-tuner 1.4.7 and 1.4.8, TensorFlow 2.20 and 2.21, jax 0.10, torch 2.13
 (`make test` runs the newest, `make test-min` the declared minimums).
 
@@ -25,8 +25,8 @@ import keras
 import numpy as np
 
 #: The versions every item was checked on (see the module docstring).
-CHECKED_ON = ("Keras 3.11.3-3.15.1, keras-tuner 1.4.7-1.4.8, TensorFlow 2.20-2.21, jax 0.10, "
-              "torch 2.13")
+CHECKED_ON = ("Keras 3.14.0-3.15.1 (tripwires also pass on 3.11.3), keras-tuner 1.4.7-1.4.8, "
+              "TensorFlow 2.20-2.21, jax 0.10, torch 2.13")
 
 
 class CompatWarning(UserWarning):
