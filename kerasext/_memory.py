@@ -39,20 +39,15 @@ import gc
 
 import keras
 
+from kerasext import _compat
+
 #: Prefix of the names `tf.custom_gradient` registers in graph mode.
 CUSTOM_GRADIENT_PREFIX = "CustomGradient-"
 
 
 def _gradient_registry():
-    """TensorFlow's gradient registry as a dict, or None (another backend, another TF layout)."""
-    if keras.backend.backend() != "tensorflow":
-        return None
-    try:
-        from tensorflow.python.framework import ops
-    except ImportError:  # pragma: no cover - TensorFlow is a dependency
-        return None
-    registry = getattr(getattr(ops, "_gradient_registry", None), "_registry", None)
-    return registry if isinstance(registry, dict) else None
+    """TensorFlow's gradient registry as a dict, or None (another backend; see `kerasext._compat`)."""
+    return _compat.gradient_registry()
 
 
 def custom_gradient_names():

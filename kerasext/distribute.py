@@ -23,7 +23,8 @@ same function already does. It changes nothing for any other strategy, and
 nothing for a single-worker `MultiWorkerMirroredStrategy`: every other call
 goes to the original Keras function. It is applied only when asked for
 (`apply_keras_multi_worker_fix()` or `multi_worker_strategy()`), never on
-import, and only for the spots that the installed Keras still has.
+import, and only on the Keras releases that have the bug (by version: 3.0.0
+on, checked up to 3.15.1; a newer release is patched too, with a warning).
 
 On JAX, Keras' own engine is `keras.distribution` (`DataParallel`,
 `ModelParallel`, `keras.distribution.initialize`), and kerasext's components
@@ -36,12 +37,13 @@ every device of every process, the layout map from a kerasext model's
 batch, for `auto_shard_dataset=False`).
 """
 
-import inspect
 import json
 import os
 import re
 import threading
 import warnings
+
+from kerasext import _compat
 
 __all__ = [
     "apply_keras_multi_worker_fix",
@@ -85,84 +87,65 @@ def _require_tensorflow(what):
 
 UPSTREAM_ISSUE = "keras-team/keras#20585"
 
-# The buggy lines, with all whitespace removed. When a Keras release no longer
-# contains one of them, the matching spot is left alone.
-_BUGGY_SOURCE = {
-    "maybe_symbolic_build": 'data_batch=self.distribute_strategy.reduce("MEAN",maybe_distributed_data_batch,',
-    "reduce_per_replica": 'returnstrategy.reduce("MEAN",v,axis=0)',
-}
-
-# The newest Keras release checked to still need the fix (used only when its
-# sources cannot be read).
-_LAST_KNOWN_AFFECTED = (3, 15, 1)
+# Which Keras releases need the fix is decided by version, not by reading Keras' source:
+# every release from 3.0.0 on has the bug, checked up to _LAST_CHECKED by running plain
+# Keras on two workers (tests/test_distribute.py::test_plain_keras_fails_where_the_fix_succeeds,
+# which fails once a release runs without the fix: then record that release here).
+_FIRST_AFFECTED = (3, 0, 0)
+_LAST_CHECKED = (3, 15, 1)
+#: The first Keras release that no longer has the bug at each spot (None: none known).
+_FIXED_IN = {"maybe_symbolic_build": None, "reduce_per_replica": None}
 
 _lock = threading.Lock()
 # spot name -> the original Keras function it replaced (empty: nothing applied).
 _originals = {}
 
 
-def _trainer_module():
-    """Keras' TensorFlow trainer module, or None (other backend, or moved)."""
+def _keras_version():
     import keras
 
-    if keras.backend.backend() != "tensorflow":
-        return None
-    try:
-        from keras.src.backend.tensorflow import trainer
-    except ImportError:  # pragma: no cover - a future Keras reorganised its sources
-        return None
-    if not hasattr(trainer, "reduce_per_replica") or not hasattr(
-        getattr(trainer, "TensorFlowTrainer", None), "_maybe_symbolic_build"
-    ):
-        return None  # pragma: no cover
-    return trainer
+    return keras.version()
 
 
-def _current_function(trainer, spot):
-    if spot == "maybe_symbolic_build":
-        return trainer.TensorFlowTrainer._maybe_symbolic_build
-    return trainer.reduce_per_replica
-
-
-def _version_known_affected():
-    """Without Keras' sources: the releases known to carry the bug (3.0 to 3.15.1)."""
+def _keras_release():
     import keras
 
-    release = tuple(int(part) for part in re.findall(r"\d+", keras.version())[:3])
-    return (3, 0, 0) <= release <= _LAST_KNOWN_AFFECTED
+    return tuple(int(part) for part in re.findall(r"\d+", keras.version())[:3])
 
 
-def _still_buggy(function, spot):
-    """Whether `function` (Keras' own) still contains the buggy line of `spot`."""
-    try:
-        source = inspect.getsource(function)
-    except (OSError, TypeError):  # pragma: no cover - sources not installed
-        return _version_known_affected()
-    return _BUGGY_SOURCE[spot] in re.sub(r"\s+", "", source)
+def _version_needs_fix(spot, release=None):
+    """Whether Keras `release` (default: the installed one) has the bug at `spot`."""
+    release = _keras_release() if release is None else release
+    fixed = _FIXED_IN[spot]
+    return release >= _FIRST_AFFECTED and (fixed is None or release < fixed)
 
 
 def _spots_needing_fix():
-    """The names of the spots that the installed Keras still gets wrong.
+    """The names of the spots that the installed Keras still gets wrong (by version).
 
-    Read from the source of the original Keras functions: a spot needs the fix
-    while its buggy line is still there.
+    Empty off the TensorFlow backend. Raises RuntimeError (naming the installed
+    versions) when a spot that needs the fix is no longer where, or of the shape
+    that, the fix replaces (`kerasext._compat.trainer_spot`).
     """
-    trainer = _trainer_module()
-    if trainer is None:
+    import keras
+
+    if keras.backend.backend() != "tensorflow":
         return set()
-    return {
-        spot
-        for spot in _BUGGY_SOURCE
-        if _still_buggy(_originals.get(spot) or _current_function(trainer, spot), spot)
-    }
+    needed = {spot for spot in _FIXED_IN if _version_needs_fix(spot)}
+    for spot in needed - set(_originals):
+        _compat.trainer_spot(spot)
+    return needed
 
 
 def _in_multi_worker_mode(strategy):
+    """A MultiWorkerMirroredStrategy whose cluster has more than one worker (public API)."""
     import tensorflow as tf
 
-    return isinstance(
-        strategy, tf.distribute.MultiWorkerMirroredStrategy
-    ) and strategy.extended._in_multi_worker_mode()
+    if not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+        return False
+    resolver = strategy.cluster_resolver
+    cluster = resolver.cluster_spec().as_dict() if resolver is not None else {}
+    return len(cluster.get("chief", [])) + len(cluster.get("worker", [])) > 1
 
 
 def _make_maybe_symbolic_build(original):
@@ -170,7 +153,7 @@ def _make_maybe_symbolic_build(original):
     from keras import tree
 
     def _maybe_symbolic_build(self, iterator=None, data_batch=None):
-        strategy = self._distribute_strategy
+        strategy = self.distribute_strategy
         if iterator is None or strategy is None or not _in_multi_worker_mode(strategy):
             return original(self, iterator=iterator, data_batch=data_batch)
         # Same as Keras, but one `strategy.reduce` per tensor of the batch.
@@ -212,8 +195,9 @@ def apply_keras_multi_worker_fix():
     and step logs are reduced across replicas only (`axis=None`). Only calls
     made under a `MultiWorkerMirroredStrategy` in multi-worker mode take the
     new path; every other call runs the original Keras code. Each spot is
-    patched only while the installed Keras still has its buggy line (read
-    from its source), so once upstream fixes it this function does nothing.
+    patched on the Keras releases known to have the bug (3.0.0 on, checked
+    up to 3.15.1; a newer release is patched too, with a second warning that
+    it is unchecked), and not on a release recorded as fixing it.
     Idempotent; emits one `UserWarning` naming the upstream issue when it
     patches something. Nothing happens on `import kerasext`.
 
@@ -226,7 +210,9 @@ def apply_keras_multi_worker_fix():
 
     Raises:
         RuntimeError: when the Keras backend is not TensorFlow (the error says
-            what to use instead: `keras.distribution` on JAX).
+            what to use instead: `keras.distribution` on JAX), or when the
+            installed Keras needs the fix but its trainer no longer has the
+            functions it replaces (the error names the installed versions).
 
     Example:
 
@@ -240,19 +226,22 @@ def apply_keras_multi_worker_fix():
     """
     _require_tensorflow("apply_keras_multi_worker_fix()")
     with _lock:
-        trainer = _trainer_module()
-        if trainer is None:
-            return []
         new_spots = sorted(_spots_needing_fix() - set(_originals))
         for spot in new_spots:
-            original = _current_function(trainer, spot)
+            owner, attribute = _compat.trainer_spot(spot)
+            original = getattr(owner, attribute)
             _originals[spot] = original
-            if spot == "maybe_symbolic_build":
-                trainer.TensorFlowTrainer._maybe_symbolic_build = _make_maybe_symbolic_build(
-                    original
-                )
-            else:
-                trainer.reduce_per_replica = _make_reduce_per_replica(original)
+            make = (_make_maybe_symbolic_build if spot == "maybe_symbolic_build"
+                    else _make_reduce_per_replica)
+            setattr(owner, attribute, make(original))
+        if new_spots and _keras_release() > _LAST_CHECKED:
+            warnings.warn(
+                f"kerasext.distribute: Keras {_keras_version()} is newer than the newest release "
+                f"checked for {UPSTREAM_ISSUE} ({'.'.join(map(str, _LAST_CHECKED))}); the fix is "
+                "applied (it reduces as Keras' single-worker path does, with or without the bug).",
+                UserWarning,
+                stacklevel=2,
+            )
         if new_spots:
             warnings.warn(
                 "kerasext.distribute patched Keras' TensorFlow trainer "
@@ -268,12 +257,9 @@ def apply_keras_multi_worker_fix():
 def _remove_keras_multi_worker_fix():
     """Restores the original Keras functions (for tests)."""
     with _lock:
-        trainer = _trainer_module()
         for spot, original in _originals.items():
-            if spot == "maybe_symbolic_build":
-                trainer.TensorFlowTrainer._maybe_symbolic_build = original
-            else:
-                trainer.reduce_per_replica = original
+            owner, attribute = _compat.trainer_spot(spot)
+            setattr(owner, attribute, original)
         _originals.clear()
 
 
@@ -662,11 +648,8 @@ def _model_layout_map(device_mesh, shards, model_dim_name="model"):
 
 def _named_sublayers(layer, prefix=""):
     """`(path, layer)` for every nested sublayer, `path` its names joined by "/" (as in
-    variable paths). Keras has no public walk of a plain Layer's children (`_flatten_layers`)."""
-    children = getattr(layer, "_flatten_layers", None)
-    if children is None:  # pragma: no cover - a future Keras renamed it
-        return
-    for child in children(include_self=False, recursive=False):
+    variable paths), through `_compat.direct_sublayers`."""
+    for child in _compat.direct_sublayers(layer):
         path = f"{prefix}/{child.name}" if prefix else child.name
         yield path, child
         yield from _named_sublayers(child, path)

@@ -67,47 +67,56 @@ def test_apply_patches_each_needed_spot_once_and_warns_once(clean_keras):
     assert _trainer_functions() == originals
 
 
-def test_detection_reads_the_installed_keras_source():
-    from keras.src.backend.tensorflow import trainer
-
-    def fixed_reduce(values, strategy, reduction):
-        return strategy.reduce("MEAN", values, axis=None)
-
-    def buggy_reduce(values, strategy, reduction):
-        return strategy.reduce(
-            "MEAN",   v,  axis=0)  # noqa: F821 - only its source is read
-
-    assert not distribute._still_buggy(fixed_reduce, "reduce_per_replica")
-    assert distribute._still_buggy(buggy_reduce, "reduce_per_replica")  # whatever the layout
-    installed = getattr(trainer.reduce_per_replica, "__wrapped__", trainer.reduce_per_replica)
-    assert distribute._still_buggy(installed, "reduce_per_replica") == (
-        "reduce_per_replica" in distribute._spots_needing_fix()
-    )
+def test_the_version_range_decides_which_releases_are_patched(monkeypatch):
+    for spot in ("maybe_symbolic_build", "reduce_per_replica"):
+        assert not distribute._version_needs_fix(spot, (2, 15, 0))  # Keras 2: not this trainer
+        assert distribute._version_needs_fix(spot, (3, 0, 0))
+        assert distribute._version_needs_fix(spot, (3, 15, 1))  # checked to fail
+        monkeypatch.setitem(distribute._FIXED_IN, spot, (3, 17, 0))
+        assert distribute._version_needs_fix(spot, (3, 16, 2))
+        assert not distribute._version_needs_fix(spot, (3, 17, 0))
+        assert not distribute._version_needs_fix(spot, (4, 0, 0))
 
 
 def test_known_affected_keras_releases_are_detected():
-    # Keras 3.0 to 3.15.1 were checked to fail (keras-team/keras#20585); newer releases are
-    # judged by their source alone, and the slow test below checks the judgement either way.
-    if distribute._version_known_affected():
+    # Keras 3.0 to 3.15.1 were checked to fail (keras-team/keras#20585); the slow test
+    # below runs plain Keras on two workers and fails once a release no longer does.
+    if distribute._keras_release() <= distribute._LAST_CHECKED:
         assert distribute._spots_needing_fix() == {"maybe_symbolic_build", "reduce_per_replica"}
 
 
 def test_fix_does_nothing_once_keras_no_longer_needs_it(clean_keras, monkeypatch):
-    from keras.src.backend.tensorflow import trainer
-
-    def reduce_per_replica(values, strategy, reduction):  # an upstream-fixed stand-in
-        return values
-
-    def _maybe_symbolic_build(self, iterator=None, data_batch=None):
-        return None
-
-    monkeypatch.setattr(trainer, "reduce_per_replica", reduce_per_replica)
-    monkeypatch.setattr(trainer.TensorFlowTrainer, "_maybe_symbolic_build", _maybe_symbolic_build)
+    originals = _trainer_functions()
+    for spot in ("maybe_symbolic_build", "reduce_per_replica"):
+        monkeypatch.setitem(distribute._FIXED_IN, spot, (3, 0, 0))  # as if fixed upstream
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # no warning either
         assert distribute.apply_keras_multi_worker_fix() == []
-    assert trainer.reduce_per_replica is reduce_per_replica
-    assert trainer.TensorFlowTrainer._maybe_symbolic_build is _maybe_symbolic_build
+    assert _trainer_functions() == originals
+
+
+def test_an_unchecked_newer_keras_is_patched_with_a_warning(clean_keras, monkeypatch):
+    monkeypatch.setattr(distribute, "_keras_release", lambda: (99, 0, 0))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        patched = distribute.apply_keras_multi_worker_fix()
+    distribute._remove_keras_multi_worker_fix()
+    assert patched == ["maybe_symbolic_build", "reduce_per_replica"]
+    messages = " ".join(str(w.message) for w in caught)
+    assert "newer than the newest release checked" in messages
+    assert "keras-team/keras#20585" in messages
+
+
+def test_a_moved_keras_function_fails_loudly(clean_keras, monkeypatch):
+    from keras.src.backend.tensorflow import trainer
+
+    def reduce_per_replica(values, strategy):  # a changed signature
+        return values
+
+    monkeypatch.setattr(trainer, "reduce_per_replica", reduce_per_replica)
+    with pytest.raises(RuntimeError, match=f"keras {keras.version()}.*keras-team/keras#20585"):
+        distribute.apply_keras_multi_worker_fix()
+    assert distribute._originals == {}
 
 
 def _fit_evaluate_predict(strategy):
@@ -189,7 +198,8 @@ def test_multi_worker_strategy_without_tf_config_is_one_local_worker(clean_keras
         warnings.simplefilter("ignore")
         strategy = distribute.multi_worker_strategy()
     assert isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
-    assert not strategy.extended._in_multi_worker_mode()
+    assert not strategy.extended._in_multi_worker_mode()  # TensorFlow's own (private) answer
+    assert not distribute._in_multi_worker_mode(strategy)
     assert sorted(distribute._originals) == sorted(distribute._spots_needing_fix())
 
 
@@ -229,7 +239,11 @@ def test_plain_keras_fails_where_the_fix_succeeds(tmp_path):
         assert result["num_replicas"] == 2
         assert result["patched_on_import"] == []  # importing kerasext patches nothing
         if needed:
-            assert "Attempt to convert a value (PerReplica" in result["plain"], result["plain"]
+            # The behavioural check of the version range: plain Keras must still fail.
+            assert "Attempt to convert a value (PerReplica" in result["plain"], (
+                f"plain Keras {keras.version()} no longer fails on two workers "
+                f"({result['plain']!r}): record it in kerasext.distribute._FIXED_IN"
+            )
         else:
             assert result["plain"] == "ok"  # upstream fixed: the fix must do nothing
         assert sorted(result["patched"]) == sorted(needed)

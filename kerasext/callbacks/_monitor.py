@@ -4,12 +4,7 @@ import math
 
 import numpy as np
 
-try:  # Keras' containers of compiled metrics (private; looked up by duck typing if moved)
-    from keras.src.trainers.compile_utils import CompileMetrics, MetricsList
-
-    _CONTAINERS = (CompileMetrics, MetricsList)
-except ImportError:  # pragma: no cover
-    _CONTAINERS = ()
+from kerasext._compat import compiled_metric_containers, metric_direction
 
 # Substrings that mark a quantity to maximize / minimize when no metric object
 # says so through its `_direction` attribute (Keras 2's heuristics, extended).
@@ -48,7 +43,7 @@ def check_number(name, value, *, minimum=None, integer=False, allow_none=False):
 def _flat_metrics(model):
     found = []
     for metric in getattr(model, "metrics", None) or []:
-        if isinstance(metric, _CONTAINERS) or (
+        if isinstance(metric, compiled_metric_containers()) or (
             not hasattr(metric, "_direction") and isinstance(getattr(metric, "metrics", None), list)
         ):
             found.extend(metric.metrics)
@@ -77,7 +72,7 @@ def resolve_direction(callback_name, monitor, mode, model):
         metrics = []
     for metric in metrics:
         if getattr(metric, "name", None) == name and hasattr(metric, "_direction"):
-            return "max" if metric._direction == "up" else "min"
+            return "max" if metric_direction(metric) == "up" else "min"
     lowered = name.lower()
     if any(hint in lowered for hint in _DOWN_HINTS):
         return "min"

@@ -10,8 +10,8 @@ import warnings
 
 import keras
 import numpy as np
-from keras.src.utils import file_utils
 
+from kerasext import _compat
 from kerasext.api_export import kerasext_export
 from kerasext.callbacks._state import (
     StatefulCallback,
@@ -29,6 +29,8 @@ FORMAT = "kerasext.BackupAndRestore/1"
 _WEIGHTS = "model.weights.h5"
 _METADATA = "training_metadata.json"
 _CALLBACKS = "callbacks.json"
+#: What `keras.callbacks.BackupAndRestore` writes (its documented file name).
+_KERAS_WEIGHTS = "latest.weights.h5"
 _ARRAYS = "callbacks.npz"
 
 
@@ -222,7 +224,7 @@ class BackupAndRestore(keras.callbacks.BackupAndRestore):
                  delete_checkpoint=True):
         # Refused before Keras' constructor joins the path: on a remote path that goes
         # through tf.io.gfile, which imports TensorFlow whatever the backend.
-        if file_utils.is_remote_path(str(backup_dir)):
+        if _compat.is_remote_path(backup_dir):
             raise ValueError(
                 "Invalid `backup_dir` argument value. Expected a local folder (backups are "
                 f"committed atomically with os.replace). Received: backup_dir={backup_dir!r}"
@@ -286,7 +288,7 @@ class BackupAndRestore(keras.callbacks.BackupAndRestore):
             )
         pointer = self._read_pointer()
         if pointer is None:
-            if file_utils.exists(self._weights_path):
+            if os.path.exists(os.path.join(self.backup_dir, _KERAS_WEIGHTS)):
                 warnings.warn(
                     f"{type(self).__name__}: {self.backup_dir} holds a backup written by "
                     "keras.callbacks.BackupAndRestore; resuming the model from it, without "
@@ -371,7 +373,7 @@ class BackupAndRestore(keras.callbacks.BackupAndRestore):
         if metadata.get("stopped"):
             # A callback had stopped training: run no further epoch, only on_train_end.
             epoch = max(epoch, int((self.params or {}).get("epochs") or epoch))
-        self.model._initial_epoch = epoch
+        _compat.set_initial_epoch(self.model, epoch)
         self._set_initial_epoch = True
         self._current_epoch = int(metadata["epoch"])
 
@@ -425,6 +427,19 @@ class BackupAndRestore(keras.callbacks.BackupAndRestore):
         else:
             self._save_model()
 
+    def on_train_batch_end(self, batch, logs=None):
+        # As Keras' callback (counting batches also with steps_per_execution > 1).
+        if self.save_freq == "epoch":
+            return
+        if batch <= self._last_batch_seen:  # a new epoch
+            self._batches_seen_since_last_saving += batch + 1
+        else:
+            self._batches_seen_since_last_saving += batch - self._last_batch_seen
+        self._last_batch_seen = batch
+        if self._batches_seen_since_last_saving >= self.save_freq:
+            self._batches_seen_since_last_saving = 0
+            self._save_model()
+
     def on_train_end(self, logs=None):
         if self._keras_pending:
             self._apply_keras_states()
@@ -442,7 +457,7 @@ class BackupAndRestore(keras.callbacks.BackupAndRestore):
             self.delete_checkpoint = delete_checkpoint
         if self._set_initial_epoch:
             # Keras never resets it: a later fit of the same model would skip epochs.
-            self.model._initial_epoch = None
+            _compat.set_initial_epoch(self.model, None)
             self._set_initial_epoch = False
 
     def _is_chief(self):

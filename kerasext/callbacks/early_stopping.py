@@ -4,8 +4,8 @@ import math
 import warnings
 
 import keras
-from keras.src.utils import io_utils
 
+from kerasext import _compat
 from kerasext.api_export import kerasext_export
 from kerasext.callbacks._monitor import (
     check_choice,
@@ -255,7 +255,7 @@ class EarlyStopping(StatefulCallback):
         self.stop_reason = reason
         self.model.stop_training = True
         if self.verbose:
-            io_utils.print_msg(f"Epoch {epoch + 1}: early stopping ({reason}: {detail}).")
+            _compat.print_msg(f"Epoch {epoch + 1}: early stopping ({reason}: {detail}).")
 
     def on_epoch_end(self, epoch, logs=None):
         logs = logs or {}
@@ -310,7 +310,7 @@ class EarlyStopping(StatefulCallback):
             )
         if self.restore_best_weights and self.best_weights is not None:
             if self.verbose:
-                io_utils.print_msg(
+                _compat.print_msg(
                     f"Restoring model weights from the end of the best epoch: "
                     f"{self.best_epoch + 1}."
                 )

@@ -3,8 +3,7 @@
 import math
 import warnings
 
-from keras.src.utils import io_utils
-
+from kerasext import _compat
 from kerasext.api_export import kerasext_export
 from kerasext.callbacks._monitor import (
     check_choice,
@@ -377,7 +376,7 @@ class OverfitDetector(StatefulCallback):
             f"epoch {self.best_epoch + 1}."
         )
         if self.verbose:
-            io_utils.print_msg(message)
+            _compat.print_msg(message)
         if self.action == "warn":
             warnings.warn(message, stacklevel=2)
         elif self.action == "stop":
@@ -396,7 +395,7 @@ class OverfitDetector(StatefulCallback):
             return  # EarlyStopping restores its best weights (see on_train_begin)
         if self.stopped_epoch is not None and self.best_weights is not None:
             if self.verbose:
-                io_utils.print_msg(
+                _compat.print_msg(
                     f"Restoring model weights from the end of the best epoch: "
                     f"{self.best_epoch + 1}."
                 )

@@ -12,15 +12,8 @@ import keras
 import numpy as np
 from keras import ops
 
+from kerasext._compat import get_keras_mask  # noqa: F401 - read as _inputs.get_keras_mask
 from kerasext.metrics import _checks, _doublefloat
-
-try:  # keras >= 3.6 keeps masks here for every backend
-    from keras.src.backend.common.masking import get_keras_mask
-except ImportError:  # pragma: no cover - older layouts
-
-    def get_keras_mask(x):
-        return getattr(x, "_keras_mask", None)
-
 
 #: One batch, flattened over every leading (position) axis.
 #: binary / multiclass: `true` and `pred` are int32 class ids (N,);

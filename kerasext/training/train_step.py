@@ -34,6 +34,18 @@ def update_mean_tracker(tracker, loss, x):
     )
 
 
+def loss_tracker_of(model):
+    """The loss tracker Keras' own train step updates: the first of `model.metrics`
+    named "loss" (a `keras.metrics.Mean`, listed first once the model is compiled)."""
+    for metric in model.metrics:
+        if metric.name == "loss":
+            return metric
+    raise ValueError(
+        f"{type(model).__name__} has no loss tracker among its metrics "
+        f"({[metric.name for metric in model.metrics]}): call `compile()` with a `loss` first."
+    )
+
+
 # --------------------------------------------------------------------------- TrainStep
 
 
@@ -152,7 +164,7 @@ class TrainStep(keras.Model):
         by the optimizer's loss scale.
         """
         y_pred = self(x, training=training)
-        loss = self._compute_loss(
+        loss = self.compute_loss(
             x=x, y=y, y_pred=y_pred, sample_weight=sample_weight, training=training
         )
         return loss, y_pred
@@ -289,7 +301,7 @@ class TrainStep(keras.Model):
     def _step_on_batch(self, data):
         x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
         loss, y_pred, gradients = self.compute_gradients(x, y, sample_weight)
-        update_mean_tracker(self._loss_tracker, loss, x)
+        update_mean_tracker(loss_tracker_of(self), loss, x)
         if self.trainable_variables:
             _backend.apply_gradients(self.optimizer, gradients, self.trainable_variables)
         else:

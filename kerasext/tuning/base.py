@@ -7,7 +7,7 @@ import zlib
 
 import keras
 import keras_tuner
-from keras_tuner.src.engine import metrics_tracking, tuner_utils
+from keras_tuner.engine import metrics_tracking
 
 from kerasext import _compat
 from kerasext._memory import SessionReleaser
@@ -19,7 +19,7 @@ TRAINING_NAMES = ("optimizer", "learning_rate", "momentum", "weight_decay", "bat
 
 def _direction_of(metric):
     """"max" / "min" for a metric object that says which way is better, else None."""
-    direction = getattr(metric, "_direction", None)
+    direction = _compat.metric_direction(metric)
     if direction in ("up", "max"):
         return "max"
     if direction in ("down", "min"):
@@ -267,7 +267,7 @@ class KerasextHyperModel(keras_tuner.HyperModel):
     @staticmethod
     def _tuner_of(callbacks):
         for callback in callbacks or []:
-            if isinstance(callback, tuner_utils.TunerCallback):
+            if isinstance(callback, _compat.tuner_callback_class()):
                 return callback.tuner
         return None
 

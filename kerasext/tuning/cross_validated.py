@@ -8,9 +8,8 @@ import os
 import keras
 import keras_tuner
 import numpy as np
-from keras_tuner.src.engine import tuner_utils
 
-from kerasext import model_selection
+from kerasext import _compat, model_selection
 
 # Positional arguments of `search(...)` follow `keras.Model.fit`'s order.
 _FIT_PARAMETERS = [
@@ -216,13 +215,13 @@ class CrossValidated:
         """The seed of the folds' shuffle and of fold `k`'s model (`fold_seed + k`)."""
         return int(self.cv_seed if self.cv_seed is not None else self.oracle.seed)
 
-    def _build_hypermodel(self, hp):
+    def _build_hypermodel(self, hp):  # keras-tuner's hook, see kerasext._compat.BUILD_HYPERMODEL
         # `_try_build` clears the Keras session, which resets the global dtype policy:
         # restore the one in force when the trial started (mixed precision).
         policy = getattr(self, "_trial_dtype_policy", None)
         if policy is not None:
             keras.config.set_dtype_policy(policy)
-        return super()._build_hypermodel(hp)
+        return _compat.build_hypermodel(CrossValidated, self, hp)
 
     def _fold_checkpoint_fname(self, trial_id, fold):
         return os.path.join(self.get_trial_dir(trial_id), f"checkpoint_fold_{fold}.weights.h5")
@@ -269,16 +268,16 @@ class CrossValidated:
         def build_fold_model(fold):
             # `_try_build` clears the session, builds under the tuner's strategy and
             # applies its compile overrides and size limit.
-            model = self._try_build(hp)
+            model = _compat.try_build(self, hp)
             if past_trial_id is not None:
                 model.load_weights(self._fold_checkpoint_fname(past_trial_id, fold))
             return model
 
         def fit_fold(fold, model, x_train, y_train, **fold_kwargs):
             callbacks = fold_kwargs["callbacks"]
-            self._configure_tensorboard_dir(callbacks, trial, fold)
+            _compat.configure_tensorboard_dir(self, callbacks, trial, fold)
             # keras-tuner's own callback: HyperModels find the tuner through it.
-            callbacks.append(tuner_utils.TunerCallback(self, trial))
+            callbacks.append(_compat.tuner_callback_class()(self, trial))
             return self.hypermodel.fit(hp, model, x_train, y_train, **fold_kwargs)
 
         def on_fold_end(fold, model, history, scores):
@@ -289,8 +288,8 @@ class CrossValidated:
             model.save_weights(self._fold_checkpoint_fname(trial.trial_id, fold))
             if fold == 0:
                 # What `load_model` / `get_best_models` and Hyperband's own loading read.
-                model.save_weights(self._get_checkpoint_fname(trial.trial_id))
-                with open(self._get_build_config_fname(trial.trial_id), "w") as file:
+                model.save_weights(_compat.checkpoint_fname(self, trial.trial_id))
+                with open(_compat.build_config_fname(self, trial.trial_id), "w") as file:
                     json.dump(model.get_build_config(), file)
 
         try:

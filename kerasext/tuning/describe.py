@@ -143,7 +143,7 @@ def explore(hypermodel):
             continue
         parents = {c.name for h in hp.space for c in h.conditions}
         for parent in sorted(parents):
-            for candidate in hp._hps[parent]:
+            for candidate in [h for h in hp.space if h.name == parent]:
                 for value in _discrete_values(candidate):
                     queue.append({**overrides, parent: value})
     return list(found.values())
