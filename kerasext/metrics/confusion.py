@@ -24,7 +24,7 @@ AVERAGES = ("micro", "macro", "weighted", "samples", None)
 ZERO_DIVISIONS = (0.0, 1.0, "nan")
 
 #: The dtype of every state variable: each count is a (hi, lo) pair of them.
-STATE_DTYPE = "float32"
+STATE_DTYPE = _doublefloat.STATE_DTYPE
 
 # Rows of the per-sample state (multilabel `samples` average).
 PRECISION, RECALL, FSCORE = 0, 1, 2
@@ -36,8 +36,44 @@ def invalid_argument(name, expected, value):
     )
 
 
-def _is_int(value):
+def is_int(value):
     return isinstance(value, int) and not isinstance(value, bool)
+
+
+def resolve_task(task, num_classes, tasks=TASKS, why=""):
+    """The task a metric runs: `task`, or "binary" / "multiclass" from `num_classes`.
+
+    The one place where `task=None` is resolved; raises in Keras' form when
+    `task` is not one of `tasks` (`why` says why a task is left out).
+    """
+    if task not in (*tasks, None):
+        expected = "one of {" + ", ".join(repr(t) for t in tasks) + ", None}" + why
+        raise invalid_argument("task", expected, task)
+    return task or ("binary" if num_classes is None else "multiclass")
+
+
+class Directed:
+    """Mixin of every kerasext metric: which way is better, said once.
+
+    `higher_is_better` is public (True for a score to maximise, False for a
+    loss-like metric, None where no direction applies, as for a confusion
+    matrix); `_direction`, which Keras' callbacks (`EarlyStopping`,
+    `ModelCheckpoint` with `mode="auto"`) and kerasext's read, is derived from
+    it and absent (`hasattr` is False) where there is no direction.
+    """
+
+    higher_is_better = None
+
+    @property
+    def _direction(self):
+        if self.higher_is_better is None:
+            raise AttributeError(f"{type(self).__name__} has no direction")
+        return "up" if self.higher_is_better else "down"
+
+
+def config_value(value):
+    """A constructor argument as `get_config` stores it (lists, not tuples)."""
+    return list(value) if isinstance(value, tuple) else value
 
 
 def check_zero_division(zero_division):
@@ -101,7 +137,17 @@ def _weighted_sums(cells, num_cells, weights):
     return _doublefloat.segment_sums(cells, num_cells, ops.concatenate(weights))
 
 
-class ConfusionCounts(keras.metrics.Metric):
+def accumulate(variable, batch_pair, failed=None):
+    """variable += batch_pair, exactly (both pairs, the variable stacked on axis 0); NaN if failed."""
+    state = ops.convert_to_tensor(variable)
+    shape = tuple(variable.shape[1:])
+    batch_pair = tuple(ops.reshape(part, shape) for part in batch_pair)
+    if failed is not None:
+        batch_pair = tuple(ops.where(failed, math.nan, part) for part in batch_pair)
+    variable.assign(_doublefloat.stack(_doublefloat.add((state[0], state[1]), batch_pair)))
+
+
+class ConfusionCounts(Directed, keras.metrics.Metric):
     """Base of kerasext's classification metrics: weighted per-class confusion counts.
 
     Not public: the public metrics subclass it and only implement `result()`.
@@ -135,6 +181,11 @@ class ConfusionCounts(keras.metrics.Metric):
     float32 from correctly rounded counts, then cast to the metric's dtype.
     """
 
+    #: The name of an instance built with `name=None`.
+    _default_name = None
+    #: The constructor arguments `get_config` saves (each an attribute of the same name).
+    _config_args = ("task", "num_classes", "threshold", "from_logits", "labels", "ignore_class")
+
     def __init__(
         self,
         task=None,
@@ -150,11 +201,8 @@ class ConfusionCounts(keras.metrics.Metric):
         beta=1.0,
         per_sample=False,
     ):
-        super().__init__(name=name, dtype=dtype)
-        if task not in (*TASKS, None):
-            raise invalid_argument("task", "one of {'binary', 'multiclass', 'multilabel', None}",
-                                   task)
-        resolved = task or ("binary" if num_classes is None else "multiclass")
+        super().__init__(name=name or self._default_name, dtype=dtype)
+        resolved = resolve_task(task, num_classes)
         if resolved == "binary":
             if num_classes is not None:
                 raise invalid_argument(
@@ -165,7 +213,7 @@ class ConfusionCounts(keras.metrics.Metric):
                     "labels", "None with task='binary' (the positive class is 1)", labels)
         else:
             minimum = 2 if resolved == "multiclass" else 1
-            if not _is_int(num_classes) or num_classes < minimum:
+            if not is_int(num_classes) or num_classes < minimum:
                 raise invalid_argument(
                     "num_classes", f"an integer >= {minimum} with task={resolved!r}", num_classes)
         if not isinstance(threshold, (int, float)) or isinstance(threshold, bool) or not (
@@ -175,7 +223,7 @@ class ConfusionCounts(keras.metrics.Metric):
         if not isinstance(from_logits, bool):
             raise invalid_argument("from_logits", "a bool", from_logits)
         if ignore_class is not None:
-            if not _is_int(ignore_class):
+            if not is_int(ignore_class):
                 raise invalid_argument("ignore_class", "an integer or None", ignore_class)
             if resolved == "multilabel":
                 raise invalid_argument(
@@ -276,16 +324,16 @@ class ConfusionCounts(keras.metrics.Metric):
             if batch.weight is not None:
                 weights = [ops.broadcast_to(ops.expand_dims(part, -1), ops.shape(cells))
                            for part in batch.weight]
-            self._accumulate(self.confusion, _weighted_sums(cells, 4 * num_classes, weights),
+            accumulate(self.confusion, _weighted_sums(cells, 4 * num_classes, weights),
                              failed)
             if self._per_sample:
-                self._accumulate(self.sample_scores, self._sample_scores(batch), failed)
+                accumulate(self.sample_scores, self._sample_scores(batch), failed)
             return
         cells = batch.true * num_classes + batch.pred
         if batch.valid is not None:
             # Skipped positions (ids out of range, ignore_class, mask) go to a cell that is dropped.
             cells = ops.where(batch.valid, cells, num_classes * num_classes)
-        self._accumulate(self.confusion,
+        accumulate(self.confusion,
                          _weighted_sums(cells, num_classes * num_classes, batch.weight), failed)
         if batch.weight is None:
             return
@@ -293,15 +341,6 @@ class ConfusionCounts(keras.metrics.Metric):
         if batch.valid is not None:
             ids = ops.where(ops.concatenate([batch.valid, batch.valid]), ids, num_classes)
         self.seen.assign_add(_doublefloat.segment_sums(ids, num_classes)[0])
-
-    def _accumulate(self, variable, batch_pair, failed=None):
-        """variable += batch_pair, exactly (both pairs, the variable stacked on axis 0); NaN if failed."""
-        state = ops.convert_to_tensor(variable)
-        shape = tuple(variable.shape[1:])
-        batch_pair = tuple(ops.reshape(part, shape) for part in batch_pair)
-        if failed is not None:
-            batch_pair = tuple(ops.where(failed, math.nan, part) for part in batch_pair)
-        variable.assign(_doublefloat.stack(_doublefloat.add((state[0], state[1]), batch_pair)))
 
     def _sample_scores(self, batch):
         """(3, 4) pair of sums for the `samples` average of this batch (see the class docstring)."""
@@ -500,12 +539,6 @@ class ConfusionCounts(keras.metrics.Metric):
         return self.average_scores(which, average, scores, counts, beta, xp)
 
     def get_config(self):
-        return {
-            **super().get_config(),
-            "task": self.task,
-            "num_classes": self.num_classes,
-            "threshold": self.threshold,
-            "from_logits": self.from_logits,
-            "labels": None if self.labels is None else list(self.labels),
-            "ignore_class": self.ignore_class,
-        }
+        """Keras' config plus every constructor argument named in `_config_args`."""
+        return {**super().get_config(),
+                **{arg: config_value(getattr(self, arg)) for arg in self._config_args}}
