@@ -1,7 +1,9 @@
 """Agreement scores: Matthews correlation, Cohen's kappa, balanced accuracy, top-k accuracy.
 
-The first three are views of the exact (C, C) confusion matrix that
-`confusion.ConfusionCounts` accumulates; `TopKAccuracy` reads the scores
+The first three are views of the exact counts that `confusion.ConfusionCounts`
+accumulates: Matthews correlation, balanced accuracy and unweighted kappa need
+only the O(C) per-class totals (true positives, predicted, actual); a kappa
+with distance weights or a label subset keeps the (C, C) matrix. `TopKAccuracy` reads the scores
 themselves (a top-k hit is not a cell of the argmax confusion matrix) and
 keeps its two sums as exact pairs the same way.
 """
@@ -49,14 +51,29 @@ class _MatrixScore(ConfusionCounts):
     _config_args = ("task", "num_classes", "threshold", "from_logits", "ignore_class")
 
     def __init__(self, num_classes=None, task=None, threshold=0.5, from_logits=False,
-                 ignore_class=None, name=None, dtype=None, *, labels=None):
+                 ignore_class=None, name=None, dtype=None, *, labels=None, dense=False):
         confusion.resolve_task(task, num_classes, SINGLE_LABEL_TASKS, _SINGLE_LABEL_WHY)
         super().__init__(task=task, num_classes=num_classes, threshold=threshold,
                          from_logits=from_logits, labels=labels, ignore_class=ignore_class,
-                         name=name, dtype=dtype)
+                         name=name, dtype=dtype, dense=dense)
+
+    def _marginals(self):
+        """From the O(C) counts, in the view dtype: (tp, true, predicted, total, trace).
+
+        true / predicted: the row / column sums of the confusion matrix, tp its
+        diagonal, trace its sum. In float32 each value is rounded once from
+        the exact pairs.
+        """
+        if self._view_dtype == "float64":
+            tp, predicted, true = self.class_counts()
+            return tp, true, predicted, ops.sum(true), ops.sum(tp)
+        tp, predicted, true = self.count_pairs()
+        return tuple(_doublefloat.to_dtype(pair, "float32") for pair in (
+            tp, true, predicted, _doublefloat.sum_pairs(true, axis=0),
+            _doublefloat.sum_pairs(tp, axis=0)))
 
     def _matrix(self):
-        """(matrix, true sums, predicted sums, total) in the view dtype.
+        """(matrix, true sums, predicted sums, total) in the view dtype (`dense=True` only).
 
         float64 (exact) where the device has it; in float32 the sums are taken
         on the exact pairs and rounded once, so every value is correctly
@@ -123,15 +140,21 @@ class MatthewsCorrelation(_MatrixScore):
 
     _default_name = "matthews_correlation"
 
+    def __init__(self, num_classes=None, task=None, threshold=0.5, from_logits=False,
+                 ignore_class=None, name=None, dtype=None):
+        super().__init__(num_classes=num_classes, task=task, threshold=threshold,
+                         from_logits=from_logits, ignore_class=ignore_class, name=name,
+                         dtype=dtype)
+
     def _score(self):
         if self._view_dtype != "float64":
             return self._score_in_pairs()
-        matrix, true, predicted, total = self._matrix()
+        tp, true, predicted, total, trace = self._marginals()
         # Fractions of the total: the same formula divided by s^2, on values of order 1, so that
         # float32 (JAX without x64) loses nothing to the cancellations of the s^2 terms.
         scale, empty = _safe_divide(ops.ones_like(total), total)
         t, p = true * scale, predicted * scale
-        covariance = ops.sum(ops.diagonal(matrix)) * scale - ops.sum(t * p)
+        covariance = trace * scale - ops.sum(t * p)
         variances = (1.0 - ops.sum(p * p)) * (1.0 - ops.sum(t * t))
         undefined = ops.logical_or(empty, ops.less_equal(variances, 0.0))
         score = covariance / ops.sqrt(ops.where(undefined, ops.ones_like(variances), variances))
@@ -143,11 +166,9 @@ class MatthewsCorrelation(_MatrixScore):
         Near 0 the covariance is a small difference of terms of order s^2,
         which float32 products of the rounded counts would lose.
         """
-        hi, lo = _doublefloat.read(self.confusion)
-        true = _doublefloat.sum_pairs((hi, lo), axis=1)
-        predicted = _doublefloat.sum_pairs((hi, lo), axis=0)
+        tp, predicted, true = self.count_pairs()
         total = _doublefloat.sum_pairs(true, axis=0)
-        trace = _doublefloat.sum_pairs((ops.diagonal(hi), ops.diagonal(lo)), axis=0)
+        trace = _doublefloat.sum_pairs(tp, axis=0)
         square = _pair_product(total, total)
 
         def minus_dot(first, x, y):
@@ -245,9 +266,12 @@ class CohenKappa(_MatrixScore):
         ):
             raise confusion.invalid_argument(
                 "replace_undefined_by", "a float in [-1, 1] or 'nan'", replace_undefined_by)
+        # Only distance weights or a label subset (which drops the positions of other
+        # classes) need the (C, C) matrix; plain kappa reads the O(C) counts.
         super().__init__(num_classes=num_classes, task=task, threshold=threshold,
                          from_logits=from_logits, ignore_class=ignore_class, name=name,
-                         dtype=dtype, labels=labels)
+                         dtype=dtype, labels=labels,
+                         dense=weights is not None or labels is not None)
         self.weights = weights
         self.replace_undefined_by = replace_undefined_by
 
@@ -261,7 +285,41 @@ class CohenKappa(_MatrixScore):
         present = ops.cast(self._presence(predicted, true), matrix.dtype)
         return ops.cumsum(present) - 1.0
 
+    def _undefined_or(self, ratio, undefined):
+        fallback = math.nan if self.replace_undefined_by == "nan" else float(
+            self.replace_undefined_by)
+        return ops.where(undefined, ops.full_like(ratio, fallback), 1.0 - ratio)
+
+    def _plain_score(self):
+        """Unweighted kappa from the O(C) counts: 1 - (s - c) s / sum_k t_k (s - p_k).
+
+        The off-diagonal mass s - c and s - p_k are taken on the exact counts
+        before any rounding: a near-perfect agreement is a small difference
+        of large totals.
+        """
+        if self._view_dtype == "float64":
+            tp, predicted, true = self.class_counts()
+            total = ops.sum(true)
+            disagreed = total - ops.sum(tp)
+            others = total - predicted
+        else:
+            tp, predicted, true = self.count_pairs()
+            total_pair = _doublefloat.sum_pairs(true, axis=0)
+            rest = _doublefloat.add(total_pair, _negative(_doublefloat.sum_pairs(tp, axis=0)))
+            rest_predicted = _doublefloat.add(
+                (ops.expand_dims(total_pair[0], 0), ops.expand_dims(total_pair[1], 0)),
+                _negative(predicted))
+            total, disagreed, others, true = (
+                _doublefloat.to_dtype(pair, "float32")
+                for pair in (total_pair, rest, rest_predicted, true))
+        scale, empty = _safe_divide(ops.ones_like(total), total)
+        ratio, chance_zero = _safe_divide(disagreed * scale,
+                                          ops.sum((true * scale) * (others * scale)))
+        return self._undefined_or(ratio, ops.logical_or(empty, chance_zero))
+
     def _score(self):
+        if not self._dense:
+            return self._plain_score()
         matrix, true, predicted, total = self._matrix()
         scale, empty = _safe_divide(ops.ones_like(total), total)
         observed = matrix * scale
@@ -276,10 +334,7 @@ class CohenKappa(_MatrixScore):
                             else distance * distance)
         ratio, chance_zero = _safe_divide(ops.sum(disagreement * observed),
                                           ops.sum(disagreement * expected))
-        undefined = ops.logical_or(empty, chance_zero)
-        fallback = math.nan if self.replace_undefined_by == "nan" else float(
-            self.replace_undefined_by)
-        return ops.where(undefined, ops.full_like(ratio, fallback), 1.0 - ratio)
+        return self._undefined_or(ratio, ops.logical_or(empty, chance_zero))
 
 
 @kerasext_export
@@ -330,9 +385,9 @@ class BalancedAccuracy(_MatrixScore):
         self.adjusted = adjusted
 
     def _score(self):
-        matrix, true, _, _ = self._matrix()
-        recall, absent = _safe_divide(ops.diagonal(matrix), true)
-        present = ops.cast(ops.logical_not(absent), matrix.dtype)
+        tp, true, _, _, _ = self._marginals()
+        recall, absent = _safe_divide(tp, true)
+        present = ops.cast(ops.logical_not(absent), recall.dtype)
         count = ops.sum(present)
         score = ops.sum(recall * present) / ops.maximum(count, 1.0)
         if self.adjusted:

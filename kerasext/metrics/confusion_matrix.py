@@ -72,7 +72,7 @@ class ConfusionMatrix(ConfusionCounts):
                  dtype=None):
         super().__init__(task=task, num_classes=num_classes, threshold=threshold,
                          from_logits=from_logits, labels=labels, ignore_class=ignore_class,
-                         name=name, dtype=dtype or _doublefloat.counts_dtype())
+                         name=name, dtype=dtype or _doublefloat.counts_dtype(), dense=True)
         if normalize not in NORMALIZATIONS:
             raise confusion.invalid_argument(
                 "normalize", "one of {'true', 'pred', 'all', None}", normalize)

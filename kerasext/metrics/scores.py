@@ -59,13 +59,13 @@ class _Score(ConfusionCounts):
 
     def __init__(self, task=None, num_classes=None, average="macro", threshold=0.5,
                  from_logits=False, labels=None, ignore_class=None, zero_division=0.0,
-                 name=None, dtype=None, *, beta=1.0):
+                 name=None, dtype=None):
         resolved = confusion.resolve_task(task, num_classes)
         confusion.check_average(average, resolved)
         super().__init__(
             task=task, num_classes=num_classes, threshold=threshold, from_logits=from_logits,
             labels=labels, ignore_class=ignore_class, zero_division=zero_division, name=name,
-            dtype=dtype, beta=beta, per_sample=resolved == "multilabel" and average == "samples",
+            dtype=dtype, per_sample=resolved == "multilabel" and average == "samples",
         )
         self.average = average
 
@@ -158,8 +158,9 @@ class FBetaScore(_Score):
                 or beta < 0):
             raise confusion.invalid_argument("beta", "a finite float >= 0", beta)
         super().__init__(task, num_classes, average, threshold, from_logits, labels,
-                         ignore_class, zero_division, name, dtype, beta=beta)
+                         ignore_class, zero_division, name, dtype)
         self.beta = beta
+        self._beta = float(beta)  # what the views and the per-sample update read
 
 
 @kerasext_export
