@@ -35,6 +35,10 @@ import math
 import keras
 from keras import ops
 
+#: The dtype of both parts of a pair, and so of every metric state variable (TPUs and JAX
+#: without x64 have no float64; two float32 numbers hold 48 bits).
+STATE_DTYPE = "float32"
+
 #: Digits are summed in int32; keeping each digit sum below 2**30 leaves a bit of room.
 _DIGIT_SUM_BITS = 30
 #: The number of positions assumed per update when the batch size is unknown at trace time

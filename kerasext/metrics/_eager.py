@@ -33,6 +33,8 @@ def compiled_update(metric):
     arguments = {"task": metric.task, "num_classes": None if metric._task == "binary" else
                  metric._num_classes, "threshold": metric.threshold,
                  "from_logits": metric.from_logits, "ignore_class": metric.ignore_class}
+    if metric._dense:  # the (C, C) matrix instead of the O(C) per-class counts
+        arguments["dense"] = True
     if metric._per_sample:  # the per-sample scores depend on these too
         arguments.update(labels=metric.labels, zero_division=metric.zero_division,
                          beta=metric._beta, per_sample=True)

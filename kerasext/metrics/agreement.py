@@ -1,7 +1,9 @@
 """Agreement scores: Matthews correlation, Cohen's kappa, balanced accuracy, top-k accuracy.
 
-The first three are views of the exact (C, C) confusion matrix that
-`confusion.ConfusionCounts` accumulates; `TopKAccuracy` reads the scores
+The first three are views of the exact counts that `confusion.ConfusionCounts`
+accumulates: Matthews correlation, balanced accuracy and unweighted kappa need
+only the O(C) per-class totals (true positives, predicted, actual); a kappa
+with distance weights or a label subset keeps the (C, C) matrix. `TopKAccuracy` reads the scores
 themselves (a top-k hit is not a cell of the argmax confusion matrix) and
 keeps its two sums as exact pairs the same way.
 """
@@ -12,10 +14,12 @@ import keras
 from keras import ops
 
 from kerasext.api_export import kerasext_export
-from kerasext.metrics import _doublefloat, _inputs, confusion
+from kerasext.metrics import _checks, _doublefloat, _inputs, confusion
 from kerasext.metrics.confusion import STATE_DTYPE, ConfusionCounts
 
 KAPPA_WEIGHTS = (None, "linear", "quadratic")
+SINGLE_LABEL_TASKS = ("binary", "multiclass")
+_SINGLE_LABEL_WHY = " (scikit-learn defines this score for single-label targets only)"
 
 _SHARED_ARGS = """
         task: `"binary"` or `"multiclass"`; `None` means `"binary"` when
@@ -25,7 +29,8 @@ _SHARED_ARGS = """
         from_logits: whether y_pred holds logits. Defaults to `False`.
         ignore_class: a label value whose positions are skipped (e.g. a
             padding id). Defaults to `None`.
-        name: the metric's name.
+        name: the metric's name. Defaults to `None`: the class's own
+            (`"matthews_correlation"`, `"cohen_kappa"`, `"balanced_accuracy"`).
         dtype: the dtype of the result. Defaults to `None` (floatx)."""
 
 _CALL_ARGS = """
@@ -39,28 +44,36 @@ _CALL_ARGS = """
 """
 
 
-def _check_task(task, num_classes):
-    resolved = task or ("binary" if num_classes is None else "multiclass")
-    if resolved == "multilabel":
-        raise confusion.invalid_argument(
-            "task", "one of {'binary', 'multiclass', None} (scikit-learn defines this score "
-            "for single-label targets only)", task)
-
-
 class _MatrixScore(ConfusionCounts):
-    """A score computed in `result()` from the (C, C) confusion matrix."""
+    """A single-label score computed in `result()` from the confusion counts."""
 
-    _direction = "up"  # EarlyStopping / ModelCheckpoint in mode="auto" maximise it
+    higher_is_better = True
+    _config_args = ("task", "num_classes", "threshold", "from_logits", "ignore_class")
 
     def __init__(self, num_classes=None, task=None, threshold=0.5, from_logits=False,
-                 labels=None, ignore_class=None, name=None, dtype=None):
-        _check_task(task, num_classes)
+                 ignore_class=None, name=None, dtype=None, *, labels=None, dense=False):
+        confusion.resolve_task(task, num_classes, SINGLE_LABEL_TASKS, _SINGLE_LABEL_WHY)
         super().__init__(task=task, num_classes=num_classes, threshold=threshold,
                          from_logits=from_logits, labels=labels, ignore_class=ignore_class,
-                         name=name, dtype=dtype)
+                         name=name, dtype=dtype, dense=dense)
+
+    def _marginals(self):
+        """From the O(C) counts, in the view dtype: (tp, true, predicted, total, trace).
+
+        true / predicted: the row / column sums of the confusion matrix, tp its
+        diagonal, trace its sum. In float32 each value is rounded once from
+        the exact pairs.
+        """
+        if self._view_dtype == "float64":
+            tp, predicted, true = self.class_counts()
+            return tp, true, predicted, ops.sum(true), ops.sum(tp)
+        tp, predicted, true = self.count_pairs()
+        return tuple(_doublefloat.to_dtype(pair, "float32") for pair in (
+            tp, true, predicted, _doublefloat.sum_pairs(true, axis=0),
+            _doublefloat.sum_pairs(tp, axis=0)))
 
     def _matrix(self):
-        """(matrix, true sums, predicted sums, total) in the view dtype.
+        """(matrix, true sums, predicted sums, total) in the view dtype (`dense=True` only).
 
         float64 (exact) where the device has it; in float32 the sums are taken
         on the exact pairs and rounded once, so every value is correctly
@@ -83,14 +96,6 @@ class _MatrixScore(ConfusionCounts):
 
     def result(self):
         return ops.cast(self._score(), self.dtype)
-
-    def get_config(self):
-        config = super().get_config()
-        if "labels" not in self._config_keys:
-            config.pop("labels")
-        return config
-
-    _config_keys = ()
 
 
 def _safe_divide(numerator, denominator):
@@ -133,8 +138,10 @@ class MatthewsCorrelation(_MatrixScore):
         correlation coefficient*, Comput. Biol. Chem., 2004.
     """
 
+    _default_name = "matthews_correlation"
+
     def __init__(self, num_classes=None, task=None, threshold=0.5, from_logits=False,
-                 ignore_class=None, name="matthews_correlation", dtype=None):
+                 ignore_class=None, name=None, dtype=None):
         super().__init__(num_classes=num_classes, task=task, threshold=threshold,
                          from_logits=from_logits, ignore_class=ignore_class, name=name,
                          dtype=dtype)
@@ -142,12 +149,12 @@ class MatthewsCorrelation(_MatrixScore):
     def _score(self):
         if self._view_dtype != "float64":
             return self._score_in_pairs()
-        matrix, true, predicted, total = self._matrix()
+        tp, true, predicted, total, trace = self._marginals()
         # Fractions of the total: the same formula divided by s^2, on values of order 1, so that
         # float32 (JAX without x64) loses nothing to the cancellations of the s^2 terms.
         scale, empty = _safe_divide(ops.ones_like(total), total)
         t, p = true * scale, predicted * scale
-        covariance = ops.sum(ops.diagonal(matrix)) * scale - ops.sum(t * p)
+        covariance = trace * scale - ops.sum(t * p)
         variances = (1.0 - ops.sum(p * p)) * (1.0 - ops.sum(t * t))
         undefined = ops.logical_or(empty, ops.less_equal(variances, 0.0))
         score = covariance / ops.sqrt(ops.where(undefined, ops.ones_like(variances), variances))
@@ -159,11 +166,9 @@ class MatthewsCorrelation(_MatrixScore):
         Near 0 the covariance is a small difference of terms of order s^2,
         which float32 products of the rounded counts would lose.
         """
-        hi, lo = _doublefloat.read(self.confusion)
-        true = _doublefloat.sum_pairs((hi, lo), axis=1)
-        predicted = _doublefloat.sum_pairs((hi, lo), axis=0)
+        tp, predicted, true = self.count_pairs()
         total = _doublefloat.sum_pairs(true, axis=0)
-        trace = _doublefloat.sum_pairs((ops.diagonal(hi), ops.diagonal(lo)), axis=0)
+        trace = _doublefloat.sum_pairs(tp, axis=0)
         square = _pair_product(total, total)
 
         def minus_dot(first, x, y):
@@ -243,11 +248,12 @@ class CohenKappa(_MatrixScore):
         Psychological Bulletin, 1968.
     """
 
-    _config_keys = ("labels",)
+    _default_name = "cohen_kappa"
+    _config_args = (*_MatrixScore._config_args, "labels", "weights", "replace_undefined_by")
 
     def __init__(self, num_classes=None, weights=None, labels=None,
                  replace_undefined_by="nan", task=None, threshold=0.5, from_logits=False,
-                 ignore_class=None, name="cohen_kappa", dtype=None):
+                 ignore_class=None, name=None, dtype=None):
         if weights not in KAPPA_WEIGHTS:
             raise confusion.invalid_argument(
                 "weights", "one of {None, 'linear', 'quadratic'}", weights)
@@ -260,9 +266,12 @@ class CohenKappa(_MatrixScore):
         ):
             raise confusion.invalid_argument(
                 "replace_undefined_by", "a float in [-1, 1] or 'nan'", replace_undefined_by)
+        # Only distance weights or a label subset (which drops the positions of other
+        # classes) need the (C, C) matrix; plain kappa reads the O(C) counts.
         super().__init__(num_classes=num_classes, task=task, threshold=threshold,
-                         from_logits=from_logits, labels=labels, ignore_class=ignore_class,
-                         name=name, dtype=dtype)
+                         from_logits=from_logits, ignore_class=ignore_class, name=name,
+                         dtype=dtype, labels=labels,
+                         dense=weights is not None or labels is not None)
         self.weights = weights
         self.replace_undefined_by = replace_undefined_by
 
@@ -276,7 +285,41 @@ class CohenKappa(_MatrixScore):
         present = ops.cast(self._presence(predicted, true), matrix.dtype)
         return ops.cumsum(present) - 1.0
 
+    def _undefined_or(self, ratio, undefined):
+        fallback = math.nan if self.replace_undefined_by == "nan" else float(
+            self.replace_undefined_by)
+        return ops.where(undefined, ops.full_like(ratio, fallback), 1.0 - ratio)
+
+    def _plain_score(self):
+        """Unweighted kappa from the O(C) counts: 1 - (s - c) s / sum_k t_k (s - p_k).
+
+        The off-diagonal mass s - c and s - p_k are taken on the exact counts
+        before any rounding: a near-perfect agreement is a small difference
+        of large totals.
+        """
+        if self._view_dtype == "float64":
+            tp, predicted, true = self.class_counts()
+            total = ops.sum(true)
+            disagreed = total - ops.sum(tp)
+            others = total - predicted
+        else:
+            tp, predicted, true = self.count_pairs()
+            total_pair = _doublefloat.sum_pairs(true, axis=0)
+            rest = _doublefloat.add(total_pair, _negative(_doublefloat.sum_pairs(tp, axis=0)))
+            rest_predicted = _doublefloat.add(
+                (ops.expand_dims(total_pair[0], 0), ops.expand_dims(total_pair[1], 0)),
+                _negative(predicted))
+            total, disagreed, others, true = (
+                _doublefloat.to_dtype(pair, "float32")
+                for pair in (total_pair, rest, rest_predicted, true))
+        scale, empty = _safe_divide(ops.ones_like(total), total)
+        ratio, chance_zero = _safe_divide(disagreed * scale,
+                                          ops.sum((true * scale) * (others * scale)))
+        return self._undefined_or(ratio, ops.logical_or(empty, chance_zero))
+
     def _score(self):
+        if not self._dense:
+            return self._plain_score()
         matrix, true, predicted, total = self._matrix()
         scale, empty = _safe_divide(ops.ones_like(total), total)
         observed = matrix * scale
@@ -291,14 +334,7 @@ class CohenKappa(_MatrixScore):
                             else distance * distance)
         ratio, chance_zero = _safe_divide(ops.sum(disagreement * observed),
                                           ops.sum(disagreement * expected))
-        undefined = ops.logical_or(empty, chance_zero)
-        fallback = math.nan if self.replace_undefined_by == "nan" else float(
-            self.replace_undefined_by)
-        return ops.where(undefined, ops.full_like(ratio, fallback), 1.0 - ratio)
-
-    def get_config(self):
-        return {**super().get_config(), "weights": self.weights,
-                "replace_undefined_by": self.replace_undefined_by}
+        return self._undefined_or(ratio, ops.logical_or(empty, chance_zero))
 
 
 @kerasext_export
@@ -336,8 +372,11 @@ class BalancedAccuracy(_MatrixScore):
         distribution*, ICPR, 2010.
     """
 
+    _default_name = "balanced_accuracy"
+    _config_args = (*_MatrixScore._config_args, "adjusted")
+
     def __init__(self, num_classes=None, adjusted=False, task=None, threshold=0.5,
-                 from_logits=False, ignore_class=None, name="balanced_accuracy", dtype=None):
+                 from_logits=False, ignore_class=None, name=None, dtype=None):
         if not isinstance(adjusted, bool):
             raise confusion.invalid_argument("adjusted", "a bool", adjusted)
         super().__init__(num_classes=num_classes, task=task, threshold=threshold,
@@ -346,9 +385,9 @@ class BalancedAccuracy(_MatrixScore):
         self.adjusted = adjusted
 
     def _score(self):
-        matrix, true, _, _ = self._matrix()
-        recall, absent = _safe_divide(ops.diagonal(matrix), true)
-        present = ops.cast(ops.logical_not(absent), matrix.dtype)
+        tp, true, _, _, _ = self._marginals()
+        recall, absent = _safe_divide(tp, true)
+        present = ops.cast(ops.logical_not(absent), recall.dtype)
         count = ops.sum(present)
         score = ops.sum(recall * present) / ops.maximum(count, 1.0)
         if self.adjusted:
@@ -357,25 +396,9 @@ class BalancedAccuracy(_MatrixScore):
             score = ops.where(ops.equal(count, 0.0), score, (score - chance) / (1.0 - chance))
         return score
 
-    def get_config(self):
-        return {**super().get_config(), "adjusted": self.adjusted}
-
-
-def _per_position(value, lead_shape, what):
-    """A weight or mask broadcast over the positions (y_pred's leading shape), flattened."""
-    value = ops.convert_to_tensor(value)
-    if len(value.shape) == len(lead_shape) + 1 and value.shape[-1] == 1:
-        value = ops.squeeze(value, axis=-1)
-    if len(value.shape) > len(lead_shape):
-        raise ValueError(f"{what} of shape {tuple(value.shape)} does not fit y_pred's positions "
-                         f"{tuple(lead_shape)}: expected one value per position.")
-    for _ in range(len(lead_shape) - len(value.shape)):
-        value = ops.expand_dims(value, -1)
-    return ops.reshape(ops.broadcast_to(value, lead_shape), (-1,))
-
 
 @kerasext_export
-class TopKAccuracy(keras.metrics.Metric):
+class TopKAccuracy(confusion.Directed, keras.metrics.Metric):
     """Top-k accuracy, equal to scikit-learn's `top_k_accuracy_score`.
 
     A position is a hit when its true class is among the k highest scores.
@@ -395,9 +418,10 @@ class TopKAccuracy(keras.metrics.Metric):
         k: how many of the highest-scored classes count as a hit, >= 1.
             Defaults to `5`.
         ignore_class: a label value whose positions are skipped (e.g. a
-            padding id); labels outside [0, C) are skipped too.
+            padding id); any other label outside `[0, C)` raises, as does a
+            NaN score (the checks every kerasext metric makes).
             Defaults to `None`.
-        name: the metric's name. Defaults to `"top_k_accuracy"`.
+        name: the metric's name. Defaults to `None` (`"top_k_accuracy"`).
         dtype: the dtype of the result. Defaults to `None` (floatx).
 
     Call arguments:
@@ -423,14 +447,15 @@ class TopKAccuracy(keras.metrics.Metric):
     ```
     """
 
-    _direction = "up"  # EarlyStopping / ModelCheckpoint in mode="auto" maximise it
+    higher_is_better = True
+    _default_name = "top_k_accuracy"
 
-    def __init__(self, k=5, ignore_class=None, name="top_k_accuracy", dtype=None):
-        if not confusion._is_int(k) or k < 1:
+    def __init__(self, k=5, ignore_class=None, name=None, dtype=None):
+        if not confusion.is_int(k) or k < 1:
             raise confusion.invalid_argument("k", "an integer >= 1", k)
-        if ignore_class is not None and not confusion._is_int(ignore_class):
+        if ignore_class is not None and not confusion.is_int(ignore_class):
             raise confusion.invalid_argument("ignore_class", "an integer or None", ignore_class)
-        super().__init__(name=name, dtype=dtype)
+        super().__init__(name=name or self._default_name, dtype=dtype)
         self.k = k
         self.ignore_class = ignore_class
         # (2, 2): the pair (hi, lo) of the weighted [misses, hits].
@@ -445,24 +470,16 @@ class TopKAccuracy(keras.metrics.Metric):
         if len(scores.shape) < 2 or num_classes is None or num_classes < 2:
             raise ValueError(f"TopKAccuracy needs y_pred of shape (..., C) with C >= 2 scores "
                              f"per position. Received: y_pred.shape={tuple(scores.shape)}")
-        scores = ops.cast(scores, "float32")
-        lead_shape = tuple(ops.shape(scores)[:-1])
-        y_true = ops.convert_to_tensor(y_true)
-        if len(y_true.shape) == len(scores.shape) and y_true.shape[-1] == num_classes:
-            true = ops.cast(ops.argmax(y_true, axis=-1), "int32")  # one-hot
-        elif len(y_true.shape) == len(scores.shape) and y_true.shape[-1] == 1:
-            true = ops.cast(ops.squeeze(y_true, axis=-1), "int32")
-        elif len(y_true.shape) == len(scores.shape) - 1:
-            true = ops.cast(y_true, "int32")
-        else:
-            raise ValueError(
-                f"y_true of shape {tuple(y_true.shape)} fits no label format for y_pred of "
-                f"shape {tuple(scores.shape)}: expected sparse labels {lead_shape} or "
-                f"{(*lead_shape, 1)}, or one-hot labels {(*lead_shape, num_classes)}.")
-        valid = ops.logical_and(ops.greater_equal(true, 0), ops.less(true, num_classes))
-        if self.ignore_class is not None:
-            valid = ops.logical_and(valid, ops.not_equal(true, self.ignore_class))
-        safe_true = ops.where(valid, true, ops.zeros_like(true))
+        # The shared reading of labels, weights and masks, and its checks (labels in [0, C)
+        # other than ignore_class, no NaN score): the same errors as every kerasext metric.
+        batch = _inputs.standardize(
+            y_true, scores, weight, mask, task="multiclass", num_classes=num_classes,
+            threshold=0.5, from_logits=False, ignore_class=self.ignore_class)
+        failed = _checks.enforce(batch.checks)
+        scores = ops.reshape(ops.cast(scores, "float32"), (-1, num_classes))
+        true = ops.cast(batch.true, "int32")
+        valid = batch.valid
+        safe_true = true if valid is None else ops.where(valid, true, ops.zeros_like(true))
         true_score = ops.take_along_axis(scores, ops.expand_dims(safe_true, -1), axis=-1)
         classes = ops.arange(num_classes, dtype="int32")
         # scikit-learn's rank: greater scores, then equal scores of higher class ids.
@@ -471,20 +488,15 @@ class TopKAccuracy(keras.metrics.Metric):
             ops.logical_and(ops.equal(scores, true_score),
                             ops.greater(classes, ops.expand_dims(safe_true, -1))))
         rank = ops.sum(ops.cast(ahead, "int32"), axis=-1)
-        cells = ops.reshape(ops.cast(ops.less(rank, self.k), "int32"), (-1,))
-        valid = ops.reshape(valid, (-1,))
-        if mask is not None:
-            valid = ops.logical_and(valid, ops.cast(_per_position(mask, lead_shape, "mask"),
-                                                    "bool"))
-        cells = ops.where(valid, cells, 2)  # cell 2 is dropped
-        if weight is None:
-            batch = _doublefloat.segment_sums(cells, 2)
+        cells = ops.cast(ops.less(rank, self.k), "int32")
+        if valid is not None:
+            cells = ops.where(valid, cells, 2)  # cell 2 is dropped
+        if batch.weight is None:
+            pair = _doublefloat.segment_sums(cells, 2)
         else:
-            parts = [_per_position(part, lead_shape, "sample_weight") for part in weight]
-            batch = _doublefloat.segment_sums(ops.concatenate([cells] * len(parts)), 2,
-                                              ops.concatenate(parts))
-        state = ops.convert_to_tensor(self.hits)
-        self.hits.assign(_doublefloat.stack(_doublefloat.add((state[0], state[1]), batch)))
+            pair = _doublefloat.segment_sums(ops.concatenate([cells] * len(batch.weight)), 2,
+                                             ops.concatenate(batch.weight))
+        confusion.accumulate(self.hits, pair, failed)
 
     def result(self):
         pair = _doublefloat.read(self.hits)

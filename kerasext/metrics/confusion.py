@@ -1,13 +1,15 @@
 """The confusion-count core that every kerasext classification metric is a view of.
 
 `ConfusionCounts` turns labels and predictions of any supported format into
-per-class confusion counts and keeps each count as a float32 pair (hi, lo)
+per-class confusion counts (O(C): true positives, predicted and actual totals
+per class; the (C, C) matrix only with `dense=True`, for the metrics that
+need it) and keeps each count as a float32 pair (hi, lo)
 summed without error (`_doublefloat`): integer counts stay exact past 2**44
 and a weighted count is within 2**-46 of scikit-learn's float64 sum, on every
 backend, without float64 (a float32 accumulator stops counting at 2**24).
 The metric classes (`Precision`, `Recall`, `FBetaScore`, `F1Score`,
-`ConfusionMatrix`, `ClassificationReport`) only differ in what `result()`
-reads from the counts.
+`ConfusionMatrix`, `ClassificationReport` and the agreement scores) only
+differ in what `result()` reads from the counts.
 """
 
 import collections
@@ -24,10 +26,13 @@ AVERAGES = ("micro", "macro", "weighted", "samples", None)
 ZERO_DIVISIONS = (0.0, 1.0, "nan")
 
 #: The dtype of every state variable: each count is a (hi, lo) pair of them.
-STATE_DTYPE = "float32"
+STATE_DTYPE = _doublefloat.STATE_DTYPE
 
 # Rows of the per-sample state (multilabel `samples` average).
 PRECISION, RECALL, FSCORE = 0, 1, 2
+
+# Rows of the O(C) per-class state: true positives, predicted totals, actual totals (support).
+TP, PREDICTED, ACTUAL = 0, 1, 2
 
 
 def invalid_argument(name, expected, value):
@@ -36,8 +41,44 @@ def invalid_argument(name, expected, value):
     )
 
 
-def _is_int(value):
+def is_int(value):
     return isinstance(value, int) and not isinstance(value, bool)
+
+
+def resolve_task(task, num_classes, tasks=TASKS, why=""):
+    """The task a metric runs: `task`, or "binary" / "multiclass" from `num_classes`.
+
+    The one place where `task=None` is resolved; raises in Keras' form when
+    `task` is not one of `tasks` (`why` says why a task is left out).
+    """
+    if task not in (*tasks, None):
+        expected = "one of {" + ", ".join(repr(t) for t in tasks) + ", None}" + why
+        raise invalid_argument("task", expected, task)
+    return task or ("binary" if num_classes is None else "multiclass")
+
+
+class Directed:
+    """Mixin of every kerasext metric: which way is better, said once.
+
+    `higher_is_better` is public (True for a score to maximise, False for a
+    loss-like metric, None where no direction applies, as for a confusion
+    matrix); `_direction`, which Keras' callbacks (`EarlyStopping`,
+    `ModelCheckpoint` with `mode="auto"`) and kerasext's read, is derived from
+    it and absent (`hasattr` is False) where there is no direction.
+    """
+
+    higher_is_better = None
+
+    @property
+    def _direction(self):
+        if self.higher_is_better is None:
+            raise AttributeError(f"{type(self).__name__} has no direction")
+        return "up" if self.higher_is_better else "down"
+
+
+def config_value(value):
+    """A constructor argument as `get_config` stores it (lists, not tuples)."""
+    return list(value) if isinstance(value, tuple) else value
 
 
 def check_zero_division(zero_division):
@@ -101,7 +142,17 @@ def _weighted_sums(cells, num_cells, weights):
     return _doublefloat.segment_sums(cells, num_cells, ops.concatenate(weights))
 
 
-class ConfusionCounts(keras.metrics.Metric):
+def accumulate(variable, batch_pair, failed=None):
+    """variable += batch_pair, exactly (both pairs, the variable stacked on axis 0); NaN if failed."""
+    state = ops.convert_to_tensor(variable)
+    shape = tuple(variable.shape[1:])
+    batch_pair = tuple(ops.reshape(part, shape) for part in batch_pair)
+    if failed is not None:
+        batch_pair = tuple(ops.where(failed, math.nan, part) for part in batch_pair)
+    variable.assign(_doublefloat.stack(_doublefloat.add((state[0], state[1]), batch_pair)))
+
+
+class ConfusionCounts(Directed, keras.metrics.Metric):
     """Base of kerasext's classification metrics: weighted per-class confusion counts.
 
     Not public: the public metrics subclass it and only implement `result()`.
@@ -113,17 +164,23 @@ class ConfusionCounts(keras.metrics.Metric):
     float64 (see `kerasext.metrics._doublefloat`). `exact_counts()` reads
     them on the host as NumPy float64 (or int64).
 
-    State (summed over every batch and replica):
-    - binary / multiclass: `confusion`, (2, C, C): the matrix of weighted
-      counts (rows: true class, columns: predicted class; binary is C = 2),
-      and `seen`, (C,) float32: how many times each class occurred in y_true
+    State (summed over every batch and replica), O(C) unless `dense=True`:
+    - `per_class`, (2, 3, C): per class id (binary: C = 2, class 0 and 1;
+      multilabel: per label) the weighted true positives, predicted totals
+      and actual totals (rows `TP`, `PREDICTED`, `ACTUAL`): all that
+      precision, recall, F-beta, the report, Matthews correlation, balanced
+      accuracy and unweighted kappa read;
+    - with `dense=True` instead (`ConfusionMatrix`, weighted or
+      label-restricted kappa), `confusion`: binary / multiclass (2, C, C),
+      the matrix of weighted counts (rows: true class, columns: predicted
+      class); multilabel (2, C, 2, 2), [[tn, fp], [fn, tp]] per label, as
+      `sklearn.metrics.multilabel_confusion_matrix`;
+    - binary / multiclass: `seen`, (C,) float32: how many times each class occurred in y_true
       or y_pred in batches that came with a sample_weight (scikit-learn
       averages over the classes present when `labels` is None, whatever their
       weight; only `seen > 0` is read, so float32 suffices; without weights
       the counts themselves say which classes occurred, so an unweighted
       batch skips this update);
-    - multilabel: `confusion`, (2, C, 2, 2): [[tn, fp], [fn, tp]] per label,
-      as `sklearn.metrics.multilabel_confusion_matrix`;
     - with `per_sample=True` (multilabel `samples` average), `sample_scores`,
       (2, 3, 4): for precision, recall and F-beta the sums over samples of
       weight * score, weight, score and 1, over the samples where the score is
@@ -134,6 +191,11 @@ class ConfusionCounts(keras.metrics.Metric):
     (exactly as scikit-learn), else (JAX without `jax_enable_x64`, TPUs) in
     float32 from correctly rounded counts, then cast to the metric's dtype.
     """
+
+    #: The name of an instance built with `name=None`.
+    _default_name = None
+    #: The constructor arguments `get_config` saves (each an attribute of the same name).
+    _config_args = ("task", "num_classes", "threshold", "from_logits", "labels", "ignore_class")
 
     def __init__(
         self,
@@ -149,12 +211,10 @@ class ConfusionCounts(keras.metrics.Metric):
         *,
         beta=1.0,
         per_sample=False,
+        dense=False,
     ):
-        super().__init__(name=name, dtype=dtype)
-        if task not in (*TASKS, None):
-            raise invalid_argument("task", "one of {'binary', 'multiclass', 'multilabel', None}",
-                                   task)
-        resolved = task or ("binary" if num_classes is None else "multiclass")
+        super().__init__(name=name or self._default_name, dtype=dtype)
+        resolved = resolve_task(task, num_classes)
         if resolved == "binary":
             if num_classes is not None:
                 raise invalid_argument(
@@ -165,7 +225,7 @@ class ConfusionCounts(keras.metrics.Metric):
                     "labels", "None with task='binary' (the positive class is 1)", labels)
         else:
             minimum = 2 if resolved == "multiclass" else 1
-            if not _is_int(num_classes) or num_classes < minimum:
+            if not is_int(num_classes) or num_classes < minimum:
                 raise invalid_argument(
                     "num_classes", f"an integer >= {minimum} with task={resolved!r}", num_classes)
         if not isinstance(threshold, (int, float)) or isinstance(threshold, bool) or not (
@@ -175,7 +235,7 @@ class ConfusionCounts(keras.metrics.Metric):
         if not isinstance(from_logits, bool):
             raise invalid_argument("from_logits", "a bool", from_logits)
         if ignore_class is not None:
-            if not _is_int(ignore_class):
+            if not is_int(ignore_class):
                 raise invalid_argument("ignore_class", "an integer or None", ignore_class)
             if resolved == "multilabel":
                 raise invalid_argument(
@@ -204,9 +264,16 @@ class ConfusionCounts(keras.metrics.Metric):
         self._label_ids = None if labels is None else tuple(labels)
         self._beta = float(beta)
         self._per_sample = per_sample
-        shape = (self._num_classes, 2, 2) if resolved == "multilabel" else (self._num_classes,) * 2
-        self.confusion = self.add_variable(
-            shape=(2, *shape), initializer="zeros", dtype=STATE_DTYPE, name="confusion")
+        self._dense = dense
+        if dense:
+            shape = ((self._num_classes, 2, 2) if resolved == "multilabel"
+                     else (self._num_classes,) * 2)
+            self.confusion = self.add_variable(
+                shape=(2, *shape), initializer="zeros", dtype=STATE_DTYPE, name="confusion")
+        else:
+            self.per_class = self.add_variable(
+                shape=(2, 3, self._num_classes), initializer="zeros", dtype=STATE_DTYPE,
+                name="per_class")
         if resolved != "multilabel":
             self.seen = self.add_variable(
                 shape=(self._num_classes,), initializer="zeros", dtype=STATE_DTYPE, name="seen")
@@ -264,44 +331,79 @@ class ConfusionCounts(keras.metrics.Metric):
         return failed
 
     def _update_counts(self, batch, failed):
-        num_classes = self._num_classes
+        if not self._dense:
+            self._update_per_class(batch, failed)
+        elif self._task == "multilabel":
+            self._update_multilabel_matrix(batch, failed)
+        else:
+            self._update_matrix(batch, failed)
         if self._task == "multilabel":
-            true = ops.cast(batch.true, "int32")
-            pred = ops.cast(batch.pred, "int32")
-            # Cell (label, true, pred) of the (C, 2, 2) stack, one per position and label.
-            cells = 4 * ops.arange(num_classes, dtype="int32") + 2 * true + pred
-            if batch.valid is not None:
-                cells = ops.where(ops.expand_dims(batch.valid, -1), cells, 4 * num_classes)
-            weights = None
-            if batch.weight is not None:
-                weights = [ops.broadcast_to(ops.expand_dims(part, -1), ops.shape(cells))
-                           for part in batch.weight]
-            self._accumulate(self.confusion, _weighted_sums(cells, 4 * num_classes, weights),
-                             failed)
             if self._per_sample:
-                self._accumulate(self.sample_scores, self._sample_scores(batch), failed)
+                accumulate(self.sample_scores, self._sample_scores(batch), failed)
             return
-        cells = batch.true * num_classes + batch.pred
-        if batch.valid is not None:
-            # Skipped positions (ids out of range, ignore_class, mask) go to a cell that is dropped.
-            cells = ops.where(batch.valid, cells, num_classes * num_classes)
-        self._accumulate(self.confusion,
-                         _weighted_sums(cells, num_classes * num_classes, batch.weight), failed)
         if batch.weight is None:
             return
+        num_classes = self._num_classes
         ids = ops.concatenate([batch.true, batch.pred])
         if batch.valid is not None:
             ids = ops.where(ops.concatenate([batch.valid, batch.valid]), ids, num_classes)
         self.seen.assign_add(_doublefloat.segment_sums(ids, num_classes)[0])
 
-    def _accumulate(self, variable, batch_pair, failed=None):
-        """variable += batch_pair, exactly (both pairs, the variable stacked on axis 0); NaN if failed."""
-        state = ops.convert_to_tensor(variable)
-        shape = tuple(variable.shape[1:])
-        batch_pair = tuple(ops.reshape(part, shape) for part in batch_pair)
-        if failed is not None:
-            batch_pair = tuple(ops.where(failed, math.nan, part) for part in batch_pair)
-        variable.assign(_doublefloat.stack(_doublefloat.add((state[0], state[1]), batch_pair)))
+    def _update_per_class(self, batch, failed):
+        """Adds the batch's (tp, predicted, actual) per class: 3 cells per position (and label)."""
+        num_classes = self._num_classes
+        dropped = 3 * num_classes  # the cell of what is not counted
+        valid = batch.valid
+        if self._task == "multilabel":
+            label = ops.arange(num_classes, dtype="int32")
+            true, pred = batch.true, batch.pred
+            tp = ops.where(ops.logical_and(true, pred), label, dropped)
+            predicted = ops.where(pred, label + num_classes, dropped)
+            actual = ops.where(true, label + 2 * num_classes, dropped)
+            if valid is not None:
+                valid = ops.expand_dims(valid, -1)
+        else:
+            true, pred = batch.true, batch.pred
+            tp = ops.where(ops.equal(true, pred), true, dropped)
+            predicted = pred + num_classes
+            actual = true + 2 * num_classes
+        if valid is not None:
+            # Skipped positions (ids out of range, ignore_class, mask) go to the dropped cell.
+            tp, predicted, actual = (ops.where(valid, cells, dropped)
+                                     for cells in (tp, predicted, actual))
+        cells = ops.concatenate([ops.reshape(c, (-1,)) for c in (tp, predicted, actual)])
+        weights = None
+        if batch.weight is not None:
+            shape = ops.shape(tp)
+            weights = []
+            for part in batch.weight:
+                if self._task == "multilabel":
+                    part = ops.broadcast_to(ops.expand_dims(part, -1), shape)
+                weights.append(ops.concatenate([ops.reshape(part, (-1,))] * 3))
+        accumulate(self.per_class, _weighted_sums(cells, dropped, weights), failed)
+
+    def _update_multilabel_matrix(self, batch, failed):
+        num_classes = self._num_classes
+        true = ops.cast(batch.true, "int32")
+        pred = ops.cast(batch.pred, "int32")
+        # Cell (label, true, pred) of the (C, 2, 2) stack, one per position and label.
+        cells = 4 * ops.arange(num_classes, dtype="int32") + 2 * true + pred
+        if batch.valid is not None:
+            cells = ops.where(ops.expand_dims(batch.valid, -1), cells, 4 * num_classes)
+        weights = None
+        if batch.weight is not None:
+            weights = [ops.broadcast_to(ops.expand_dims(part, -1), ops.shape(cells))
+                       for part in batch.weight]
+        accumulate(self.confusion, _weighted_sums(cells, 4 * num_classes, weights), failed)
+
+    def _update_matrix(self, batch, failed):
+        num_classes = self._num_classes
+        cells = batch.true * num_classes + batch.pred
+        if batch.valid is not None:
+            # Skipped positions (ids out of range, ignore_class, mask) go to a cell that is dropped.
+            cells = ops.where(batch.valid, cells, num_classes * num_classes)
+        accumulate(self.confusion,
+                   _weighted_sums(cells, num_classes * num_classes, batch.weight), failed)
 
     def _sample_scores(self, batch):
         """(3, 4) pair of sums for the `samples` average of this batch (see the class docstring)."""
@@ -313,10 +415,13 @@ class ConfusionCounts(keras.metrics.Metric):
     def exact_counts(self, dtype="float64"):
         """The counts seen so far, exact, as a NumPy array on the host (eager only).
 
-        Binary / multiclass: the (C, C) matrix over every class id (rows:
-        true class, columns: predicted class); multilabel: the (C, 2, 2)
-        stack of [[tn, fp], [fn, tp]] per label. It is `ConfusionMatrix`'s
-        result before `labels` and `normalize`, read exactly on every backend
+        `ConfusionMatrix` (and a kappa that needs the matrix): binary /
+        multiclass, the (C, C) matrix over every class id (rows: true class,
+        columns: predicted class); multilabel, the (C, 2, 2) stack of
+        [[tn, fp], [fn, tp]] per label: its result before `labels` and
+        `normalize`. The scores keep O(C) counts: the (3, C) rows of true
+        positives, predicted totals and actual totals (support) per class id
+        (binary: classes 0 and 1; multilabel: per label). Read exactly on every backend
         (where float64 tensors are float32, as on JAX without
         `jax_enable_x64`, the result tensor rounds counts above 2**24; this
         does not).
@@ -330,7 +435,7 @@ class ConfusionCounts(keras.metrics.Metric):
         """
         if dtype not in ("float64", "int64"):
             raise invalid_argument("dtype", "one of {'float64', 'int64'}", dtype)
-        counts = self._exact(self.confusion)
+        counts = self._exact(self.confusion if self._dense else self.per_class)
         if dtype == "int64":
             if not np.all(np.isfinite(counts) & (counts == np.round(counts))):
                 raise ValueError(
@@ -364,6 +469,9 @@ class ConfusionCounts(keras.metrics.Metric):
 
     def count_pairs(self):
         """(tp, predicted, actual) over every class id, as pairs (hi, lo) of float32 vectors."""
+        if not self._dense:
+            hi, lo = _doublefloat.read(self.per_class)
+            return tuple((hi[row], lo[row]) for row in (TP, PREDICTED, ACTUAL))
         hi, lo = _doublefloat.read(self.confusion)
         if self._task == "multilabel":
             def cell(row, column):
@@ -381,6 +489,13 @@ class ConfusionCounts(keras.metrics.Metric):
         arrays with `xp=HOST`.
         """
         if xp is HOST or self._view_dtype == "float64":
+            if not self._dense:
+                if xp is HOST:
+                    per_class = self._exact(self.per_class)
+                else:  # every count is exact in float64
+                    per_class = _doublefloat.to_dtype(_doublefloat.read(self.per_class),
+                                                      "float64")
+                return per_class[TP], per_class[PREDICTED], per_class[ACTUAL]
             if xp is HOST:
                 confusion = self._exact(self.confusion)
             else:  # every count is exact in float64
@@ -500,12 +615,6 @@ class ConfusionCounts(keras.metrics.Metric):
         return self.average_scores(which, average, scores, counts, beta, xp)
 
     def get_config(self):
-        return {
-            **super().get_config(),
-            "task": self.task,
-            "num_classes": self.num_classes,
-            "threshold": self.threshold,
-            "from_logits": self.from_logits,
-            "labels": None if self.labels is None else list(self.labels),
-            "ignore_class": self.ignore_class,
-        }
+        """Keras' config plus every constructor argument named in `_config_args`."""
+        return {**super().get_config(),
+                **{arg: config_value(getattr(self, arg)) for arg in self._config_args}}

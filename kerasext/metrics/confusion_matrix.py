@@ -65,12 +65,14 @@ class ConfusionMatrix(ConfusionCounts):
     ```
     """
 
+    _config_args = (*ConfusionCounts._config_args, "normalize")
+
     def __init__(self, task=None, num_classes=None, threshold=0.5, from_logits=False,
                  labels=None, ignore_class=None, normalize=None, name="confusion_matrix",
                  dtype=None):
         super().__init__(task=task, num_classes=num_classes, threshold=threshold,
                          from_logits=from_logits, labels=labels, ignore_class=ignore_class,
-                         name=name, dtype=dtype or _doublefloat.counts_dtype())
+                         name=name, dtype=dtype or _doublefloat.counts_dtype(), dense=True)
         if normalize not in NORMALIZATIONS:
             raise confusion.invalid_argument(
                 "normalize", "one of {'true', 'pred', 'all', None}", normalize)
@@ -102,7 +104,4 @@ class ConfusionMatrix(ConfusionCounts):
         zero = ops.equal(total, 0.0)
         normalized = matrix / ops.where(zero, ops.ones_like(total), total)
         return ops.cast(ops.where(zero, ops.zeros_like(normalized), normalized), self.dtype)
-
-    def get_config(self):
-        return {**super().get_config(), "normalize": self.normalize}
 

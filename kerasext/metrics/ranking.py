@@ -24,7 +24,7 @@ from keras import ops
 
 from kerasext.api_export import kerasext_export
 from kerasext.metrics import _checks, _doublefloat, _inputs, confusion
-from kerasext.metrics.confusion import HOST, TASKS
+from kerasext.metrics.confusion import HOST
 
 RANKING_AVERAGES = ("micro", "macro", "weighted", None)
 
@@ -167,19 +167,16 @@ def _traced(tensor):
 # --------------------------------------------------------------------------- the metric
 
 
-class _RankingScore(keras.metrics.Metric):
+class _RankingScore(confusion.Directed, keras.metrics.Metric):
     """The exact and binned state shared by AUROC and AveragePrecision."""
 
-    _direction = "up"  # EarlyStopping / ModelCheckpoint in mode="auto" maximise it
+    higher_is_better = True  # EarlyStopping / ModelCheckpoint in mode="auto" maximise it
     _which = None
 
     def __init__(self, task=None, num_classes=None, average="macro", thresholds=None,
                  capacity=DEFAULT_CAPACITY, from_logits=False, name=None, dtype=None):
         super().__init__(name=name, dtype=dtype)
-        if task not in (*TASKS, None):
-            raise confusion.invalid_argument(
-                "task", "one of {'binary', 'multiclass', 'multilabel', None}", task)
-        resolved = task or ("binary" if num_classes is None else "multiclass")
+        resolved = confusion.resolve_task(task, num_classes)
         if resolved == "binary":
             if num_classes is not None:
                 raise confusion.invalid_argument(
@@ -187,18 +184,18 @@ class _RankingScore(keras.metrics.Metric):
                     "use task='multiclass', num_classes=2)", num_classes)
         else:
             minimum = 2 if resolved == "multiclass" else 1
-            if not confusion._is_int(num_classes) or num_classes < minimum:
+            if not confusion.is_int(num_classes) or num_classes < minimum:
                 raise confusion.invalid_argument(
                     "num_classes", f"an integer >= {minimum} with task={resolved!r}",
                     num_classes)
         if average not in RANKING_AVERAGES:
             raise confusion.invalid_argument(
                 "average", "one of {'micro', 'macro', 'weighted', None}", average)
-        if thresholds is not None and (not confusion._is_int(thresholds) or thresholds < 2):
+        if thresholds is not None and (not confusion.is_int(thresholds) or thresholds < 2):
             raise confusion.invalid_argument(
                 "thresholds", "None (exact: every score is kept) or an integer >= 2 (the "
                 "number of equal bins of [0, 1])", thresholds)
-        if not confusion._is_int(capacity) or capacity < 1:
+        if not confusion.is_int(capacity) or capacity < 1:
             raise confusion.invalid_argument("capacity", "an integer >= 1", capacity)
         if not isinstance(from_logits, bool):
             raise confusion.invalid_argument("from_logits", "a bool", from_logits)

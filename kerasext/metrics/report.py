@@ -107,7 +107,7 @@ class ClassificationReport(ConfusionCounts):
     ```
     """
 
-    _direction = "up"
+    higher_is_better = True
 
     def __init__(self, task=None, num_classes=None, threshold=0.5, from_logits=False,
                  labels=None, ignore_class=None, zero_division=0.0, target_names=None,

@@ -34,7 +34,8 @@ _SHARED_ARGS = """
         zero_division: the score of a 0/0 ratio: `0.0`, `1.0` or `"nan"`
             (such classes or samples are left out of the averages, as
             scikit-learn >= 1.3). Defaults to `0.0`.
-        name: the metric's name.
+        name: the metric's name. Defaults to `None`: the class's own
+            (`"precision"`, `"recall"`, `"fbeta_score"`, `"f1_score"`).
         dtype: the dtype of the result (the counts are exact whatever it
             is; see `exact_counts()`).
             Defaults to `None` (floatx).
@@ -50,29 +51,27 @@ _SHARED_ARGS = """
 
 
 class _Score(ConfusionCounts):
-    _direction = "up"  # EarlyStopping / ModelCheckpoint in mode="auto" maximise it
+    """The constructor, `result()` and config shared by Precision, Recall, F-beta and F1."""
+
+    higher_is_better = True
     _which = None
-    _beta_arg = False
+    _config_args = (*ConfusionCounts._config_args, "average", "zero_division")
 
     def __init__(self, task=None, num_classes=None, average="macro", threshold=0.5,
                  from_logits=False, labels=None, ignore_class=None, zero_division=0.0,
-                 name=None, dtype=None, *, beta=1.0):
-        resolved = task or ("binary" if num_classes is None else "multiclass")
+                 name=None, dtype=None):
+        resolved = confusion.resolve_task(task, num_classes)
         confusion.check_average(average, resolved)
         super().__init__(
             task=task, num_classes=num_classes, threshold=threshold, from_logits=from_logits,
             labels=labels, ignore_class=ignore_class, zero_division=zero_division, name=name,
-            dtype=dtype, beta=beta, per_sample=resolved == "multilabel" and average == "samples",
+            dtype=dtype, per_sample=resolved == "multilabel" and average == "samples",
         )
         self.average = average
 
     def result(self):
         score = self.compute_score(self._which, self.average, beta=self._beta)
         return ops.cast(score, self.dtype)
-
-    def get_config(self):
-        return {**super().get_config(), "average": self.average,
-                "zero_division": self.zero_division}
 
 
 @kerasext_export
@@ -97,12 +96,7 @@ class Precision(_Score):
     """
 
     _which = PRECISION
-
-    def __init__(self, task=None, num_classes=None, average="macro", threshold=0.5,
-                 from_logits=False, labels=None, ignore_class=None, zero_division=0.0,
-                 name="precision", dtype=None):
-        super().__init__(task, num_classes, average, threshold, from_logits, labels,
-                         ignore_class, zero_division, name, dtype)
+    _default_name = "precision"
 
 
 @kerasext_export
@@ -123,12 +117,7 @@ class Recall(_Score):
     """
 
     _which = RECALL
-
-    def __init__(self, task=None, num_classes=None, average="macro", threshold=0.5,
-                 from_logits=False, labels=None, ignore_class=None, zero_division=0.0,
-                 name="recall", dtype=None):
-        super().__init__(task, num_classes, average, threshold, from_logits, labels,
-                         ignore_class, zero_division, name, dtype)
+    _default_name = "recall"
 
 
 @kerasext_export
@@ -159,19 +148,19 @@ class FBetaScore(_Score):
     """
 
     _which = FSCORE
+    _default_name = "fbeta_score"
+    _config_args = (*_Score._config_args, "beta")
 
     def __init__(self, beta=1.0, task=None, num_classes=None, average="macro", threshold=0.5,
                  from_logits=False, labels=None, ignore_class=None, zero_division=0.0,
-                 name="fbeta_score", dtype=None):
+                 name=None, dtype=None):
         if (not isinstance(beta, (int, float)) or isinstance(beta, bool) or not math.isfinite(beta)
                 or beta < 0):
             raise confusion.invalid_argument("beta", "a finite float >= 0", beta)
         super().__init__(task, num_classes, average, threshold, from_logits, labels,
-                         ignore_class, zero_division, name, dtype, beta=beta)
+                         ignore_class, zero_division, name, dtype)
         self.beta = beta
-
-    def get_config(self):
-        return {**super().get_config(), "beta": self.beta}
+        self._beta = float(beta)  # what the views and the per-sample update read
 
 
 @kerasext_export
@@ -200,9 +189,4 @@ class F1Score(_Score):
     """
 
     _which = FSCORE
-
-    def __init__(self, task=None, num_classes=None, average="macro", threshold=0.5,
-                 from_logits=False, labels=None, ignore_class=None, zero_division=0.0,
-                 name="f1_score", dtype=None):
-        super().__init__(task, num_classes, average, threshold, from_logits, labels,
-                         ignore_class, zero_division, name, dtype)
+    _default_name = "f1_score"

@@ -305,3 +305,23 @@ def test_compiled_model_evaluate_equals_sklearn_on_its_predictions(rng):
         y, model.predict(x, verbose=0), k=2, labels=range(3)), **TOL)
     np.testing.assert_allclose(logs["balanced_accuracy"],
                                _reference(balanced_accuracy_score, y, predicted), **TOL)
+
+
+def test_top_k_checks_labels_and_scores_as_every_metric():
+    metric = M.TopKAccuracy(k=1)
+    with pytest.raises(ValueError, match=r"integer class ids in \[0, 3\).*Received: y_true=\[7\]"):
+        metric.update_state(np.array([0, 7]), np.eye(3, dtype="float32")[[0, 1]])
+    with pytest.raises(ValueError, match="y_pred with NaN"):
+        metric.update_state(np.array([0, 1]), np.array([[0.5, np.nan, 0.1], [0.2, 0.3, 0.5]]))
+    assert float(metric.result()) == 0.0  # the failed batches counted nothing
+
+
+def test_every_metric_says_whether_higher_is_better():
+    scores = [M.Precision(), M.Recall(), M.FBetaScore(), M.F1Score(),
+              M.MatthewsCorrelation(), M.CohenKappa(), M.BalancedAccuracy(), M.TopKAccuracy(),
+              M.ClassificationReport()]
+    for metric in scores:
+        assert metric.higher_is_better is True and metric._direction == "up", metric.name
+    # A matrix has no direction: Keras' callbacks must not guess one from `_direction`.
+    matrix = M.ConfusionMatrix()
+    assert matrix.higher_is_better is None and not hasattr(matrix, "_direction")

@@ -350,3 +350,51 @@ def test_state_holds_no_float64_and_exact_counts_checks_its_dtype():
     with pytest.raises(ValueError, match="Invalid `dtype` argument value"):
         metric.exact_counts("float32")
     assert metric.exact_counts().tolist() == [[0.5, 0.0], [0.0, 0.0]]
+
+
+# --------------------------------------------------------------------------- O(C) state
+
+
+def _state_size(metric):
+    return sum(int(np.prod(variable.shape)) for variable in metric.variables)
+
+
+@pytest.mark.parametrize("num_classes", [10, 1000])
+def test_scores_keep_o_of_c_state_and_only_the_matrix_keeps_c_squared(num_classes):
+    c = num_classes
+    # Per class: (tp, predicted, actual) as float32 pairs (6) and the `seen` flag (1).
+    f1 = M.F1Score(num_classes=c)
+    assert _state_size(f1) == 7 * c < 10 * c
+    linear = [M.Precision(num_classes=c), M.Recall(num_classes=c, average=None),
+              M.FBetaScore(beta=2.0, num_classes=c), M.F1Score(task="multilabel", num_classes=c,
+                                                               average="samples"),
+              M.MatthewsCorrelation(num_classes=c), M.BalancedAccuracy(num_classes=c),
+              M.CohenKappa(num_classes=c), M.ClassificationReport(num_classes=c)]
+    for metric in linear:
+        assert _state_size(metric) < 10 * c, metric.name
+    # What needs the matrix keeps it: 2 C^2 (the pairs) + C.
+    for metric in (M.ConfusionMatrix(num_classes=c), M.CohenKappa(num_classes=c,
+                                                                 weights="linear")):
+        assert _state_size(metric) == 2 * c * c + c, metric.name
+
+
+@pytest.mark.parametrize("compiled", COMPILED)
+def test_o_of_c_counts_are_exact_past_2_to_the_24(compiled, rng):
+    # The (tp, predicted, actual) rows of F1Score's state against integer sums in Python.
+    eye = np.eye(3, dtype="float32")
+    y_true = np.array([0, 1, 2, 2, 1, 0])
+    predicted = np.array([0, 2, 2, 1, 1, 0])
+    weights = np.array([2**24 + 1, 3, 2**40 + 5, 1, 2**25 + 3, 7], dtype="int64")
+    metric = M.F1Score(num_classes=3, average=None)
+    _update(metric, [(y_true[:3], eye[predicted[:3]], weights[:3].astype("float64")),
+                     (y_true[3:], eye[predicted[3:]], weights[3:]),
+                     (y_true, eye[predicted], None)], compiled)
+    tp = [sum(int(w) + 1 for t, p, w in zip(y_true, predicted, weights) if t == p == k)
+          for k in range(3)]
+    pred_totals = [sum(int(w) + 1 for p, w in zip(predicted, weights) if p == k)
+                   for k in range(3)]
+    actual = [sum(int(w) + 1 for t, w in zip(y_true, weights) if t == k) for k in range(3)]
+    assert metric.exact_counts("int64").tolist() == [tp, pred_totals, actual]
+    assert max(tp) > 2**40
+    expected = f1_score(y_true, predicted, average=None, sample_weight=weights + 1.0)
+    np.testing.assert_allclose(np.asarray(metric.result(), "float64"), expected, rtol=1e-6)

@@ -82,12 +82,35 @@ class KerasextDocstrings(griffe.Extension):
         self._rewrite(obj)
 
     def on_class_instance(self, *, node, cls, agent, **kwargs):  # noqa: ARG002 - Griffe's hook
-        cls.bases = [base for base in cls.bases
-                     if not any(part.startswith("_") for part in str(base).split("."))]
+        private = [base for base in cls.bases
+                   if any(part.startswith("_") for part in str(base).split("."))]
+        cls.extra["kerasext"]["private_bases"] = [str(base) for base in private]
+        cls.bases = [base for base in cls.bases if base not in private]
 
     def on_package(self, *, pkg, loader, **kwargs):  # noqa: ARG002 - Griffe's hook
         _unshadow(pkg)
+        _inherit_private_constructors(pkg)
         _keep_exports(pkg)
+
+
+def _inherit_private_constructors(module):
+    """A class whose constructor comes from a private base (dropped from its bases and from
+    the page) documents that constructor as its own, so its `Args:` match a signature."""
+    for member in list(module.members.values()):
+        if member.is_alias:
+            continue
+        if member.is_module:
+            _inherit_private_constructors(member)
+        elif member.is_class and "__init__" not in member.members:
+            for path in member.extra["kerasext"].get("private_bases", []):
+                # A base of the same module, by name (inspected classes name bases by path).
+                base = module.members.get(path.rsplit(".", 1)[-1])
+                init = None if base is None or base.is_alias else base.members.get("__init__")
+                if init is not None and not init.is_alias and init.is_function:
+                    member.set_member("__init__", griffe.Function(
+                        "__init__", lineno=init.lineno, endlineno=init.endlineno,
+                        parameters=init.parameters))
+                    break
 
 
 def _keep_exports(module):
