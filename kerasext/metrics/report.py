@@ -7,7 +7,7 @@ import numpy as np
 from keras import ops
 
 from kerasext.api_export import kerasext_export
-from kerasext.metrics import confusion
+from kerasext.metrics import _eager, confusion
 from kerasext.metrics.confusion import FSCORE, HOST, PRECISION, RECALL, ConfusionCounts
 
 STATS = ("precision", "recall", "f1_score", "support")
@@ -232,23 +232,48 @@ class ClassificationReport(ConfusionCounts):
             logs[f"{prefix}_{average}_avg_support"] = supports[-1]
         return logs
 
-    def _summary(self):
+    def _summary(self, xp=ops):
         """The entries of every step with `per_class="epoch_end"`: accuracy and macro F1."""
-        counts = self.counts()
-        f1 = self._scores(FSCORE, counts.tp, counts.predicted, counts.actual, 1.0)
+        counts = self.counts(xp)
+        f1 = self._scores(FSCORE, counts.tp, counts.predicted, counts.actual, 1.0, xp)
         prefix = self._prefix()
         logs = {}
         if self._has_accuracy:
-            logs[f"{prefix}_accuracy"] = ops.cast(
-                self._scores(PRECISION, *self.totals(counts), 1.0), self.dtype)
-        logs[f"{prefix}_macro_avg_f1_score"] = ops.cast(
-            self.average_scores(FSCORE, "macro", f1, counts), self.dtype)
-        return logs
+            logs[f"{prefix}_accuracy"] = self._scores(PRECISION, *self.totals(counts, xp), 1.0,
+                                                      xp)
+        logs[f"{prefix}_macro_avg_f1_score"] = self.average_scores(FSCORE, "macro", f1, counts,
+                                                                   xp=xp)
+        if xp is HOST:
+            return logs
+        return {key: ops.cast(value, self.dtype) for key, value in logs.items()}
+
+    def _outside_trace(self):
+        """Whether `result()` runs op by op (no graph, no jit trace, no torch.compile)."""
+        backend = keras.backend.backend()
+        if backend == "tensorflow":
+            import tensorflow as tf
+
+            return tf.executing_eagerly()
+        if backend == "jax":
+            return _eager.jax_eager([ops.convert_to_tensor(v) for v in self.variables])
+        if backend == "torch":
+            import torch
+
+            return not torch.compiler.is_compiling()
+        return False
 
     def result(self):
-        if self.per_class == "epoch_end":
-            return self._summary()
-        return self._entries()
+        view = self._summary if self.per_class == "epoch_end" else self._entries
+        if not self._outside_trace():
+            return view()
+        # Op by op (Keras' epoch-end logs, a result read by hand), the views dispatch dozens of
+        # small device ops; on the host, from the exact counts, they cost a fraction of that.
+        with np.errstate(divide="ignore", invalid="ignore"):
+            logs = view(HOST)
+        return {key: ops.convert_to_tensor(np.asarray(value, dtype=key_dtype), key_dtype)
+                for key, value in logs.items()
+                for key_dtype in [self._view_dtype if key.endswith("_support")
+                                  else self.dtype]}
 
     def full_logs(self):
         """Every entry of the report, as Python floats (eager; host float64, exact counts).
