@@ -2,14 +2,18 @@
 
 import inspect
 
+import keras
 import numpy as np
 from keras import ops
 
 from kerasext.api_export import kerasext_export
-from kerasext.metrics import confusion
+from kerasext.metrics import _eager, confusion
 from kerasext.metrics.confusion import FSCORE, HOST, PRECISION, RECALL, ConfusionCounts
 
 STATS = ("precision", "recall", "f1_score", "support")
+
+#: When the per-class entries are computed: in every step's logs, or only at each epoch's end.
+PER_CLASS = ("every_step", "epoch_end")
 
 #: How many callers up `update_state` looks for the per-output metric list that calls it.
 _CALLER_DEPTH = 4
@@ -86,6 +90,14 @@ class ClassificationReport(ConfusionCounts):
         dtype: the dtype of the scores (supports are float64 where the
             backend has it, else float32; `to_dict()` is exact).
             Defaults to `None` (floatx).
+        per_class: `"every_step"`: `result()` holds every entry, in every
+            step's logs; `"epoch_end"`: `result()` holds only
+            `f"{name}_accuracy"` (binary, multiclass) and
+            `f"{name}_macro_avg_f1_score"`, and the callback `callback()`
+            returns, passed to `fit`, writes every entry (training, and
+            validation under `val_`) into the logs at each epoch's end. Keras
+            pays for each log entry in every step, so `"epoch_end"` costs
+            about as much as one `F1Score`. Defaults to `"every_step"`.
 
     Call arguments:
         y_true: labels in any format `kx.metrics.Precision` accepts.
@@ -105,14 +117,33 @@ class ClassificationReport(ConfusionCounts):
     assert logs["report_0_precision"] == 1.0 and logs["report_accuracy"] == 0.5
     print(report.to_string())
     ```
+
+    Every entry at each epoch's end only, for a fraction of the cost in `fit`:
+
+    ```python
+    import keras
+    import numpy as np
+    x = np.random.default_rng(0).normal(size=(64, 4)).astype("float32")
+    y = (x[:, 0] > 0).astype("int32")
+    report = kx.metrics.ClassificationReport(num_classes=2, name="report",
+                                             per_class="epoch_end")
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2, activation="softmax")])
+    model.compile(loss="sparse_categorical_crossentropy", metrics=[report])
+    history = model.fit(x, y, validation_split=0.25, epochs=2, verbose=0,
+                        callbacks=[report.callback()])
+    assert "val_report_1_recall" in history.history
+    ```
     """
 
     higher_is_better = True
 
     def __init__(self, task=None, num_classes=None, threshold=0.5, from_logits=False,
                  labels=None, ignore_class=None, zero_division=0.0, target_names=None,
-                 name="classification_report", dtype=None):
-        resolved = task or ("binary" if num_classes is None else "multiclass")
+                 name="classification_report", dtype=None, per_class="every_step"):
+        if per_class not in PER_CLASS:
+            raise confusion.invalid_argument("per_class", "one of {'every_step', 'epoch_end'}",
+                                             per_class)
+        resolved = confusion.resolve_task(task, num_classes)
         super().__init__(task=task, num_classes=num_classes, threshold=threshold,
                          from_logits=from_logits, labels=labels, ignore_class=ignore_class,
                          zero_division=zero_division, name=name, dtype=dtype,
@@ -125,6 +156,7 @@ class ClassificationReport(ConfusionCounts):
                     "target_names", f"{len(rows)} distinct names (one per reported class)",
                     target_names)
         self.target_names = target_names
+        self.per_class_mode = per_class  # `per_class` is the core's count variable
         self._rows = rows
         self._row_names = target_names or [str(r) for r in rows]
         # The model output this report is compiled for (`update_state` finds it), or None.
@@ -161,23 +193,112 @@ class ClassificationReport(ConfusionCounts):
                 for which, scores in zip((PRECISION, RECALL, FSCORE), per_class)]
         return per_class, counts, totals, averages
 
-    def result(self):
+    def _prefix(self):
+        return self.name if self._output_name is None else f"{self._output_name}_{self.name}"
+
+    def _entries(self, xp=ops):
+        """Every entry of the report, {key: value}, in `result()`'s order.
+
+        The per-class scores, the supports and the averages are computed as
+        three vectors and split once each (`unstack`), so that the graph holds
+        a few ops per report, not a few per entry. With `xp=HOST`, Python
+        floats computed in float64 from the exact counts.
+        """
+        (precision, recall, f1), counts, totals, averages = self._rows_and_averages(xp)
+        if xp is HOST:
+            def split(values, _dtype=None):
+                return [float(v) for v in np.reshape(values, (-1,))]
+        else:
+            def split(values, dtype=None):
+                values = ops.reshape(values, (-1,))
+                return list(ops.unstack(values if dtype is None else ops.cast(values, dtype)))
         # Supports are counts: exact where the view dtype is float64, not cast to `dtype`.
-        (precision, recall, f1), counts, totals, averages = self._rows_and_averages()
-        support, total = counts.actual, totals[2]
-        prefix = self.name if self._output_name is None else f"{self._output_name}_{self.name}"
+        scores = split(xp.stack([precision, recall, f1], axis=1), self.dtype)
+        supports = split(xp.concatenate([counts.actual, xp.reshape(totals[2], (1,))]))
+        rows = [averages["micro"][0]] if self._has_accuracy else []
+        rows += [value for average in self._averages for value in averages[average]]
+        average_values = split(xp.stack(rows), self.dtype)
+        prefix = self._prefix()
         logs = {}
         for index, row in enumerate(self._row_names):
-            for stat, values in zip(STATS, (precision, recall, f1)):
-                logs[f"{prefix}_{row}_{stat}"] = ops.cast(values[index], self.dtype)
-            logs[f"{prefix}_{row}_support"] = support[index]
+            for offset, stat in enumerate(STATS[:3]):
+                logs[f"{prefix}_{row}_{stat}"] = scores[3 * index + offset]
+            logs[f"{prefix}_{row}_support"] = supports[index]
         if self._has_accuracy:
-            logs[f"{prefix}_accuracy"] = ops.cast(averages["micro"][0], self.dtype)
-        for average in self._averages:
-            for stat, value in zip(STATS, averages[average]):
-                logs[f"{prefix}_{average}_avg_{stat}"] = ops.cast(value, self.dtype)
-            logs[f"{prefix}_{average}_avg_support"] = total
+            logs[f"{prefix}_accuracy"] = average_values.pop(0)
+        for number, average in enumerate(self._averages):
+            for offset, stat in enumerate(STATS[:3]):
+                logs[f"{prefix}_{average}_avg_{stat}"] = average_values[3 * number + offset]
+            logs[f"{prefix}_{average}_avg_support"] = supports[-1]
         return logs
+
+    def _summary(self, xp=ops):
+        """The entries of every step with `per_class="epoch_end"`: accuracy and macro F1."""
+        counts = self.counts(xp)
+        f1 = self._scores(FSCORE, counts.tp, counts.predicted, counts.actual, 1.0, xp)
+        prefix = self._prefix()
+        logs = {}
+        if self._has_accuracy:
+            logs[f"{prefix}_accuracy"] = self._scores(PRECISION, *self.totals(counts, xp), 1.0,
+                                                      xp)
+        logs[f"{prefix}_macro_avg_f1_score"] = self.average_scores(FSCORE, "macro", f1, counts,
+                                                                   xp=xp)
+        if xp is HOST:
+            return logs
+        return {key: ops.cast(value, self.dtype) for key, value in logs.items()}
+
+    def _outside_trace(self):
+        """Whether `result()` runs op by op (no graph, no jit trace, no torch.compile)."""
+        backend = keras.backend.backend()
+        if backend == "tensorflow":
+            import tensorflow as tf
+
+            return tf.executing_eagerly()
+        if backend == "jax":
+            return _eager.jax_eager([ops.convert_to_tensor(v) for v in self.variables])
+        if backend == "torch":
+            import torch
+
+            return not torch.compiler.is_compiling()
+        return False
+
+    def result(self):
+        view = self._summary if self.per_class_mode == "epoch_end" else self._entries
+        if not self._outside_trace():
+            return view()
+        # Op by op (Keras' epoch-end logs, a result read by hand), the views dispatch dozens of
+        # small device ops; on the host, from the exact counts, they cost a fraction of that.
+        with np.errstate(divide="ignore", invalid="ignore"):
+            logs = view(HOST)
+        return {key: ops.convert_to_tensor(np.asarray(value, dtype=key_dtype), key_dtype)
+                for key, value in logs.items()
+                for key_dtype in [self._view_dtype if key.endswith("_support")
+                                  else self.dtype]}
+
+    def full_logs(self):
+        """Every entry of the report, as Python floats (eager; host float64, exact counts).
+
+        The dict `result()` returns with `per_class="every_step"`, whatever
+        `per_class` is: it is what `callback()` writes into the epoch logs.
+        """
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return self._entries(HOST)
+
+    def callback(self):
+        """The callback that writes every entry into the epoch logs, at each epoch's end.
+
+        For a report with `per_class="epoch_end"` (whose steps log only the
+        accuracy and the macro F1): pass it to `fit` with the other callbacks.
+        At each epoch's end it adds `full_logs()` of the training data, and of
+        the validation data under `val_`, to the logs before any other
+        callback reads them: it moves itself to the front of Keras'
+        `CallbackList`, so `CSVLogger`, `TensorBoard`, `EarlyStopping`,
+        `ModelCheckpoint` and `History` see the entries wherever it is listed.
+
+        Returns:
+            A `keras.callbacks.Callback` bound to this report.
+        """
+        return _PerClassLogs(self)
 
     # ------------------------------------------------------------------ scikit-learn's views
 
@@ -241,4 +362,80 @@ class ClassificationReport(ConfusionCounts):
 
     def get_config(self):
         return {**super().get_config(), "zero_division": self.zero_division,
-                "target_names": self.target_names}
+                "target_names": self.target_names, "per_class": self.per_class_mode}
+
+
+def _move_to_front(callback):
+    """Moves `callback` to the front of the Keras `CallbackList` that is calling it, if any.
+
+    Called from a hook that `CallbackList` runs in a loop over its callbacks
+    (`set_model`, `on_train_begin`): moving the current item from index i to
+    0 shifts only items the loop has already visited, so none is skipped or
+    run twice.
+    """
+    frame = inspect.currentframe()
+    try:
+        for _ in range(_CALLER_DEPTH):
+            frame = frame.f_back
+            if frame is None:
+                return False
+            owner = frame.f_locals.get("self")
+            if isinstance(owner, keras.callbacks.CallbackList):
+                members = owner.callbacks
+                for index, member in enumerate(members):
+                    if member is callback:
+                        if index:
+                            members.insert(0, members.pop(index))
+                        return True
+                return False
+        return False
+    finally:
+        del frame
+
+
+class _PerClassLogs(keras.callbacks.Callback):
+    """Writes a `ClassificationReport`'s `full_logs()` into the logs at each epoch's end.
+
+    `fit` runs validation (`evaluate`, which resets the metrics) before the
+    epoch-end callbacks, so the training entries are read when validation
+    begins, and the validation ones when it ends.
+    """
+
+    def __init__(self, report):
+        super().__init__()
+        if not isinstance(report, ClassificationReport):
+            raise confusion.invalid_argument("report", "a kx.metrics.ClassificationReport",
+                                             report)
+        self.report = report
+        self._in_epoch = False
+        self._train_logs = None
+        self._val_logs = None
+
+    def set_model(self, model):
+        super().set_model(model)
+        _move_to_front(self)
+
+    def on_train_begin(self, logs=None):
+        _move_to_front(self)
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._in_epoch = True
+        self._train_logs = self._val_logs = None
+
+    def on_test_begin(self, logs=None):
+        if self._in_epoch and self._train_logs is None:
+            self._train_logs = self.report.full_logs()
+
+    def on_test_end(self, logs=None):
+        if self._in_epoch:
+            self._val_logs = self.report.full_logs()
+
+    def on_epoch_end(self, epoch, logs=None):
+        self._in_epoch = False
+        if logs is None:
+            return
+        logs.update(self._train_logs if self._train_logs is not None
+                    else self.report.full_logs())
+        if self._val_logs is not None:
+            logs.update({f"val_{key}": value for key, value in self._val_logs.items()})
+        self._train_logs = self._val_logs = None

@@ -116,3 +116,83 @@ def test_reports_on_two_outputs_keep_each_outputs_entries(rng):
         for key, value in expected.items():
             np.testing.assert_allclose(logs[key], value, rtol=1e-6, err_msg=key)
     assert not any(key.startswith("classification_report") for key in logs)
+
+
+def test_full_logs_equal_sklearn_in_float64_and_the_plain_result(rng):
+    y = rng.integers(0, 4, size=50)
+    scores = rng.random((50, 4)).astype("float32")
+    weights = rng.random(50)
+    report = kx.metrics.ClassificationReport(num_classes=4, name="report")
+    report.update_state(y, scores, sample_weight=weights)
+    expected = _flat(classification_report(y, scores.argmax(-1), sample_weight=weights,
+                                           output_dict=True, zero_division=0.0), "report")
+    full = report.full_logs()
+    for key, value in expected.items():
+        np.testing.assert_allclose(full[key], value, rtol=1e-12, err_msg=key)
+    plain = report.result()
+    assert list(full) == list(plain)
+    np.testing.assert_allclose([float(v) for v in plain.values()], list(full.values()),
+                               rtol=1e-6)
+
+
+def test_epoch_end_report_logs_two_entries_per_step(rng):
+    y = rng.integers(0, 3, size=30)
+    scores = rng.random((30, 3)).astype("float32")
+    report = kx.metrics.ClassificationReport(num_classes=3, name="report", per_class="epoch_end")
+    report.update_state(y, scores)
+    expected = classification_report(y, scores.argmax(-1), output_dict=True, zero_division=0.0)
+    logs = {key: float(value) for key, value in report.result().items()}
+    assert sorted(logs) == ["report_accuracy", "report_macro_avg_f1_score"]
+    np.testing.assert_allclose(logs["report_accuracy"], expected["accuracy"], rtol=1e-6)
+    np.testing.assert_allclose(logs["report_macro_avg_f1_score"],
+                               expected["macro avg"]["f1-score"], rtol=1e-6)
+    restored = kx.metrics.ClassificationReport.from_config(report.get_config())
+    assert restored.per_class_mode == "epoch_end"
+    with pytest.raises(ValueError, match="per_class"):
+        kx.metrics.ClassificationReport(num_classes=3, per_class="epoch")
+
+
+class _StepKeys(keras.callbacks.Callback):
+    def on_train_batch_end(self, batch, logs=None):
+        self.keys = sorted(logs)
+
+
+def test_epoch_end_entries_reach_csv_logger_and_early_stopping_for_train_and_val(rng):
+    # A zero learning rate keeps the model fixed, so that every epoch's entries equal
+    # scikit-learn's on model.predict of the training and of the validation data.
+    x = rng.normal(size=(48, 5)).astype("float32")
+    y = (x[:, 0] > 0).astype(int) + (x[:, 1] > 0.5).astype(int)
+    x_val = rng.normal(size=(24, 5)).astype("float32")
+    y_val = (x_val[:, 0] > 0).astype(int) + (x_val[:, 1] > 0.5).astype(int)
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((5,)), keras.layers.Dense(3, activation="softmax")])
+    report = kx.metrics.ClassificationReport(num_classes=3, name="report",
+                                             per_class="epoch_end")
+    model.compile(optimizer=keras.optimizers.SGD(learning_rate=0.0),
+                  loss="sparse_categorical_crossentropy", metrics=[report])
+    path = os.path.join(tempfile.mkdtemp(), "log.csv")
+    # Constant entries: the best epoch is the first, so patience=1 stops after the second
+    # (a missing monitor would only warn, and all five epochs would run).
+    stopper = keras.callbacks.EarlyStopping(monitor="val_report_1_f1_score", mode="max",
+                                            patience=1)
+    steps = _StepKeys()
+    # Listed last, the report's callback still runs before CSVLogger and EarlyStopping.
+    history = model.fit(x, y, validation_data=(x_val, y_val), batch_size=16, epochs=5,
+                        shuffle=False, verbose=0,
+                        callbacks=[keras.callbacks.CSVLogger(path), stopper, steps,
+                                   report.callback()])
+    assert steps.keys == ["loss", "report_accuracy", "report_macro_avg_f1_score"]
+    with open(path) as handle:
+        rows = list(csv.DictReader(handle))
+    assert len(rows) == 2 and len(history.history["loss"]) == 2
+    for prefix, inputs, labels in (("", x, y), ("val_", x_val, y_val)):
+        predicted = model.predict(inputs, verbose=0).argmax(-1)
+        expected = _flat(classification_report(labels, predicted, output_dict=True,
+                                               zero_division=0.0), f"{prefix}report")
+        assert len(expected) > 10
+        for row in rows:
+            for key, value in expected.items():
+                np.testing.assert_allclose(float(row[key]), value, rtol=1e-9, err_msg=key)
+        for key, value in expected.items():
+            np.testing.assert_allclose(history.history[key], [value] * 2, rtol=1e-9,
+                                       err_msg=key)
