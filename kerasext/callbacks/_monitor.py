@@ -1,6 +1,4 @@
-"""Shared helpers of the kerasext callbacks: argument checks and metric direction."""
-
-import math
+"""Shared helpers of the kerasext callbacks: metric direction and logged values."""
 
 import numpy as np
 
@@ -17,32 +15,6 @@ _UP_HINTS = ("acc", "auc", "precision", "recall", "f1", "fbeta", "f_beta", "iou"
              "top_k", "score", "pearson", "concordance")
 _DOWN_HINTS = ("loss", "error", "mse", "mae", "mape", "msle", "crossentropy", "hinge",
                "kl_divergence", "poisson", "logcosh", "log_cosh")
-
-
-def check_choice(name, value, choices):
-    if value not in choices:
-        raise ValueError(
-            f"Invalid `{name}` argument value. Expected one of {set(choices)}. "
-            f"Received: {name}={value!r}"
-        )
-
-
-def check_number(name, value, *, minimum=None, integer=False, allow_none=False):
-    if value is None and allow_none:
-        return
-    valid = isinstance(value, (int, float)) and not isinstance(value, bool)
-    if valid and integer:
-        valid = float(value).is_integer()
-    if valid and minimum is not None:
-        valid = value >= minimum
-    if valid:
-        valid = math.isfinite(value)
-    if not valid:
-        kind = "an integer" if integer else "a number"
-        bound = f" >= {minimum}" if minimum is not None else ""
-        raise ValueError(
-            f"Invalid `{name}` argument value. Expected {kind}{bound}. Received: {name}={value!r}"
-        )
 
 
 def _flat_metrics(model):

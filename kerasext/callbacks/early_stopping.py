@@ -6,10 +6,9 @@ import warnings
 import keras
 from keras.src.utils import io_utils
 
+from kerasext._validation import check_choice, check_number, check_string
 from kerasext.api_export import kerasext_export
 from kerasext.callbacks._monitor import (
-    check_choice,
-    check_number,
     epoch_has_validation,
     missing_key_error,
     resolve_direction,
@@ -149,11 +148,7 @@ class EarlyStopping(StatefulCallback):
         check_finite=True,
     ):
         super().__init__()
-        if not isinstance(monitor, str) or not monitor:
-            raise ValueError(
-                f"Invalid `monitor` argument value. Expected a key of the epoch logs. "
-                f"Received: monitor={monitor!r}"
-            )
+        check_string("monitor", monitor, expected="a key of the epoch logs")
         check_choice("mode", mode, ("auto", "min", "max"))
         check_choice("min_delta_mode", min_delta_mode, ("absolute", "relative"))
         check_number("patience", patience, minimum=0, integer=True)

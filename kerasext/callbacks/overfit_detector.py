@@ -5,10 +5,9 @@ import warnings
 
 from keras.src.utils import io_utils
 
+from kerasext._validation import check_choice, check_number, check_string, invalid_argument
 from kerasext.api_export import kerasext_export
 from kerasext.callbacks._monitor import (
-    check_choice,
-    check_number,
     epoch_has_validation,
     missing_key_error,
     resolve_direction,
@@ -154,21 +153,13 @@ class OverfitDetector(StatefulCallback):
         verbose=0,
     ):
         super().__init__()
-        if not isinstance(monitor, str) or not monitor:
-            raise ValueError(
-                "Invalid `monitor` argument value. Expected a key of the epoch logs. "
-                f"Received: monitor={monitor!r}"
-            )
-        if train_monitor is not None and (not isinstance(train_monitor, str) or not train_monitor):
-            raise ValueError(
-                "Invalid `train_monitor` argument value. Expected a key of the epoch logs or "
-                f"None. Received: train_monitor={train_monitor!r}"
-            )
+        check_string("monitor", monitor, expected="a key of the epoch logs")
+        check_string("train_monitor", train_monitor, expected="a key of the epoch logs",
+                     allow_none=True)
         if train_monitor is None and not monitor.startswith("val_"):
-            raise ValueError(
-                "Invalid `train_monitor` argument value. Expected a key of the epoch logs when "
-                f"`monitor` has no `val_` prefix (monitor={monitor!r}). Received: train_monitor=None"
-            )
+            raise invalid_argument(
+                "train_monitor", train_monitor,
+                f"a key of the epoch logs when `monitor` has no `val_` prefix (monitor={monitor!r})")
         check_choice("mode", mode, ("auto", "min", "max"))
         check_choice("criterion", criterion, tuple(DEFAULT_THRESHOLDS))
         check_choice("action", action, ("warn", "stop", "log"))

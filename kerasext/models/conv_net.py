@@ -3,8 +3,9 @@
 import keras
 from keras import ops
 
+from kerasext import _validation as v
 from kerasext.api_export import kerasext_export
-from kerasext.layers import _validation as v
+from kerasext.layers._regularizers import l1_l2
 from kerasext.layers.conv_block import POOLING, ConvBlock
 from kerasext.layers.dense_block import DenseBlock
 from kerasext.models._common import OutputDTypeModel, check_input_rank, classification_head
@@ -126,7 +127,7 @@ class ConvNet(OutputDTypeModel):
             for index, size in enumerate(hidden_units)
         ]
         self.head = classification_head(
-            num_classes, self.dtype_policy, kernel_regularizer=v.l1_l2(l1, l2)
+            num_classes, self.dtype_policy, kernel_regularizer=l1_l2(l1, l2)
         )
 
     def _image_shape(self, input_shape):

@@ -7,8 +7,8 @@ import keras
 import numpy as np
 from keras import ops
 
+from kerasext import _validation as v
 from kerasext.api_export import kerasext_export
-from kerasext.layers import _validation as v
 from kerasext.models._common import OutputDTypeModel, output_dtype
 
 CELLS = ("gru", "lstm")

@@ -6,8 +6,8 @@ import numbers
 import keras
 from keras import ops
 
+from kerasext import _validation as v
 from kerasext.api_export import kerasext_export
-from kerasext.layers import _validation as v
 from kerasext.layers.inception_block import InceptionBlock
 from kerasext.models._common import OutputDTypeModel, output_dtype
 
@@ -127,23 +127,16 @@ class InceptionNet(OutputDTypeModel):
                  **kwargs):
         super().__init__(**kwargs)
         v.check_num_classes(num_classes, allow_none=False)
-        if (isinstance(width_multiplier, bool) or not isinstance(width_multiplier, (int, float))
-                or width_multiplier <= 0):
-            raise ValueError(
-                "Invalid `width_multiplier` argument value. Expected a float > 0. "
-                f"Received: width_multiplier={width_multiplier!r}"
-            )
+        v.check_number("width_multiplier", width_multiplier, minimum=0, min_inclusive=False)
         counts = _as_tuple(blocks_per_stage)
         maximum = tuple(len(stage) for stage in GOOGLENET_STAGES)
         if (len(counts) != 3
                 or any(isinstance(n, bool) or not isinstance(n, numbers.Integral) for n in counts)
                 or counts[0] < 1 or counts[1] < 1
                 or any(n > m for n, m in zip(counts, maximum))):
-            raise ValueError(
-                "Invalid `blocks_per_stage` argument value. Expected three integers "
-                f"(stage 3, 4, 5) between (1, 1, 0) and {maximum}. "
-                f"Received: blocks_per_stage={blocks_per_stage!r}"
-            )
+            raise v.invalid_argument(
+                "blocks_per_stage", blocks_per_stage,
+                f"three integers (stage 3, 4, 5) between (1, 1, 0) and {maximum}")
         v.check_positive_int("stem_filters", stem_filters)
         v.check_rate("dropout", dropout)
         v.check_non_negative("aux_loss_weight", aux_loss_weight)

@@ -1,8 +1,9 @@
 """RecurrentNet: a RecurrentBlock and a softmax (or regression) head."""
 
 
+from kerasext import _validation as v
 from kerasext.api_export import kerasext_export
-from kerasext.layers import _validation as v
+from kerasext.layers._regularizers import l1_l2
 from kerasext.layers.recurrent_block import CELLS, RecurrentBlock
 from kerasext.models._common import OutputDTypeModel, check_input_rank, classification_head
 
@@ -103,7 +104,7 @@ class RecurrentNet(OutputDTypeModel):
         )
         self.supports_masking = True
         self.head = classification_head(
-            num_classes, self.dtype_policy, kernel_regularizer=v.l1_l2(l1, l2)
+            num_classes, self.dtype_policy, kernel_regularizer=l1_l2(l1, l2)
         )
 
     def build(self, input_shape):

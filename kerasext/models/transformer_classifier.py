@@ -3,8 +3,8 @@
 import keras
 from keras import ops
 
+from kerasext import _validation as v
 from kerasext.api_export import kerasext_export
-from kerasext.layers import _validation as v
 from kerasext.layers.positional_embedding import POSITION_ENCODINGS, PositionalEmbedding
 from kerasext.layers.transformer_encoder_block import TransformerEncoderBlock
 from kerasext.models._common import OutputDTypeModel, output_dtype

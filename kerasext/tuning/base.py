@@ -10,6 +10,7 @@ import keras_tuner
 from keras_tuner.src.engine import metrics_tracking, tuner_utils
 
 from kerasext import _compat
+from kerasext import _validation as v
 from kerasext._memory import SessionReleaser
 from kerasext.tuning import space as space_lib
 
@@ -93,18 +94,10 @@ class KerasextHyperModel(keras_tuner.HyperModel):
     ):
         super().__init__(name=name, tunable=tunable)
         if fixed is not None and not isinstance(fixed, dict):
-            raise ValueError(
-                "Invalid `fixed` argument value. Expected a dict {name: value}. "
-                f"Received: fixed={fixed!r}"
-            )
-        if seed is not None and not isinstance(seed, int):
-            raise ValueError(f"Invalid `seed` argument value. Expected an int or None. "
-                             f"Received: seed={seed!r}")
-        if not isinstance(early_stopping_patience, int) or early_stopping_patience < 0:
-            raise ValueError(
-                "Invalid `early_stopping_patience` argument value. Expected an integer >= 0. "
-                f"Received: early_stopping_patience={early_stopping_patience!r}"
-            )
+            raise v.invalid_argument("fixed", fixed, "a dict {name: value}")
+        v.check_number("seed", seed, integer=True, allow_none=True)
+        v.check_number("early_stopping_patience", early_stopping_patience, minimum=0,
+                       integer=True)
         self.fixed = dict(fixed or {})
         self.metrics = metrics
         self.early_stopping = bool(early_stopping)
@@ -118,10 +111,9 @@ class KerasextHyperModel(keras_tuner.HyperModel):
             known = {hp.name for hp in explore(_Unpinned(self))}
             unknown = sorted(set(self.fixed) - known)
             if unknown:
-                raise ValueError(
-                    f"Invalid `fixed` argument value. Unknown hyperparameter(s) {unknown}. "
-                    f"Expected names among {sorted(known)}. Received: fixed={self.fixed!r}"
-                )
+                raise v.invalid_argument(
+                    "fixed", self.fixed,
+                    f"hyperparameter names among {sorted(known)}; unknown: {unknown}")
 
     # ------------------------------------------------------------------ to implement
 

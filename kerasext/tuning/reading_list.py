@@ -2,12 +2,11 @@
 
 import keras
 
+from kerasext import _validation as v
 from kerasext import models
 from kerasext.tuning import space as space_lib
 from kerasext.tuning.base import KerasextHyperModel
 from kerasext.tuning.seed_models import (
-    _check_num_classes,
-    _check_positive_int,
     _check_shape,
     _ClassifierMixin,
 )
@@ -50,9 +49,9 @@ class HyperTextCNN(_ClassifierMixin, KerasextHyperModel):
     """
 
     def __init__(self, vocab_size, sequence_length, num_classes, **kwargs):
-        _check_positive_int("vocab_size", vocab_size)
-        _check_positive_int("sequence_length", sequence_length)
-        _check_num_classes(num_classes)
+        v.check_positive_int("vocab_size", vocab_size)
+        v.check_positive_int("sequence_length", sequence_length)
+        v.check_num_classes(num_classes, allow_none=False)
         self.vocab_size = vocab_size
         self.sequence_length = sequence_length
         self.num_classes = num_classes
@@ -114,7 +113,7 @@ class HyperInceptionNet(_ClassifierMixin, KerasextHyperModel):
 
     def __init__(self, input_shape, num_classes, **kwargs):
         self.input_shape = _check_shape("input_shape", input_shape, (2, 3))
-        _check_num_classes(num_classes)
+        v.check_num_classes(num_classes, allow_none=False)
         self.num_classes = num_classes
         super().__init__(**kwargs)
 
@@ -177,9 +176,9 @@ class HyperTransformerClassifier(_ClassifierMixin, KerasextHyperModel):
     """
 
     def __init__(self, vocab_size, sequence_length, num_classes, **kwargs):
-        _check_positive_int("vocab_size", vocab_size)
-        _check_positive_int("sequence_length", sequence_length)
-        _check_num_classes(num_classes)
+        v.check_positive_int("vocab_size", vocab_size)
+        v.check_positive_int("sequence_length", sequence_length)
+        v.check_num_classes(num_classes, allow_none=False)
         self.vocab_size = vocab_size
         self.sequence_length = sequence_length
         self.num_classes = num_classes
@@ -255,7 +254,7 @@ class HyperEncoderDecoder(KerasextHyperModel):
         for name, value in (("input_vocab_size", input_vocab_size),
                             ("output_vocab_size", output_vocab_size),
                             ("input_length", input_length), ("output_length", output_length)):
-            _check_positive_int(name, value)
+            v.check_positive_int(name, value)
         self.input_vocab_size = input_vocab_size
         self.output_vocab_size = output_vocab_size
         self.input_length = input_length

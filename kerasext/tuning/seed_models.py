@@ -4,38 +4,17 @@ import math
 
 import keras
 
+from kerasext import _validation as v
 from kerasext import models
 from kerasext.tuning import space as space_lib
 from kerasext.tuning.base import KerasextHyperModel
 
 
-def _check_positive_int(name, value):
-    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-        raise ValueError(
-            f"Invalid `{name}` argument value. Expected an integer >= 1. Received: {name}={value!r}"
-        )
-
-
-def _check_num_classes(num_classes, allow_none=False):
-    if num_classes is None and allow_none:
-        return
-    if not isinstance(num_classes, int) or isinstance(num_classes, bool) or num_classes < 2:
-        raise ValueError(
-            "Invalid `num_classes` argument value. Expected an integer >= 2"
-            f"{' or None' if allow_none else ''}. Received: num_classes={num_classes!r}"
-        )
-
-
 def _check_shape(name, shape, ranks):
-    shape = tuple(shape) if isinstance(shape, (list, tuple)) else None
-    if shape is None or len(shape) not in ranks or not all(
-        isinstance(d, int) and d >= 1 for d in shape
-    ):
-        raise ValueError(
-            f"Invalid `{name}` argument value. Expected a tuple of {' or '.join(map(str, ranks))} "
-            f"positive integers (no batch axis). Received: {name}={shape!r}"
-        )
-    return shape
+    """An input shape without its batch axis: a tuple of `ranks` positive integers."""
+    return v.as_positive_int_tuple(
+        name, shape, lengths=ranks,
+        expected=f"a tuple of {' or '.join(map(str, ranks))} positive integers (no batch axis)")
 
 
 def classification_metrics(num_classes):
@@ -100,8 +79,8 @@ class HyperLinearRegression(KerasextHyperModel):
     _learning_rate = 1e-2
 
     def __init__(self, input_dim, units=1, **kwargs):
-        _check_positive_int("input_dim", input_dim)
-        _check_positive_int("units", units)
+        v.check_positive_int("input_dim", input_dim)
+        v.check_positive_int("units", units)
         self.input_dim = input_dim
         self.units = units
         super().__init__(**kwargs)
@@ -155,8 +134,8 @@ class HyperLogisticRegression(KerasextHyperModel):
     _learning_rate = 1e-2
 
     def __init__(self, input_dim, num_classes=2, **kwargs):
-        _check_positive_int("input_dim", input_dim)
-        _check_num_classes(num_classes)
+        v.check_positive_int("input_dim", input_dim)
+        v.check_num_classes(num_classes, allow_none=False)
         self.input_dim = input_dim
         self.num_classes = num_classes
         super().__init__(**kwargs)
@@ -225,7 +204,7 @@ class HyperConvNet(_ClassifierMixin, KerasextHyperModel):
 
     def __init__(self, input_shape, num_classes, **kwargs):
         self.input_shape = _check_shape("input_shape", input_shape, (2, 3))
-        _check_num_classes(num_classes)
+        v.check_num_classes(num_classes, allow_none=False)
         self.num_classes = num_classes
         super().__init__(**kwargs)
 
@@ -295,7 +274,7 @@ class HyperRecurrentNet(_ClassifierMixin, KerasextHyperModel):
 
     def __init__(self, input_shape, num_classes, return_sequences=False, **kwargs):
         self.input_shape = _check_shape("input_shape", input_shape, (2,))
-        _check_num_classes(num_classes)
+        v.check_num_classes(num_classes, allow_none=False)
         self.num_classes = num_classes
         self.return_sequences = bool(return_sequences)
         super().__init__(**kwargs)
