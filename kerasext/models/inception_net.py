@@ -9,7 +9,7 @@ from keras import ops
 from kerasext import _validation as v
 from kerasext.api_export import kerasext_export
 from kerasext.layers.inception_block import InceptionBlock
-from kerasext.models._common import OutputDTypeModel, output_dtype
+from kerasext.models._common import KerasextModel, output_dtype
 
 #: GoogLeNet's table 1, one row per Inception module: (#1x1, #3x3 reduce, #3x3,
 #: #5x5 reduce, #5x5, pool proj), grouped by stage (3a-3b, 4a-4e, 5a-5b).
@@ -60,7 +60,7 @@ class _AuxiliaryClassifier(keras.layers.Layer):
 
 
 @kerasext_export
-class InceptionNet(OutputDTypeModel):
+class InceptionNet(KerasextModel):
     """A small GoogLeNet (Inception v1) for small images, with optional auxiliary classifiers.
 
     A 3x3 convolution stem (small images need no early downsampling), then
@@ -122,6 +122,9 @@ class InceptionNet(OutputDTypeModel):
         https://arxiv.org/abs/1409.4842
     """
 
+    _input_rank, _input_layout = 4, "(batch_size, height, width, channels)"
+    _image_inputs_accepted = True
+
     def __init__(self, num_classes, width_multiplier=0.25, blocks_per_stage=(2, 5, 2),
                  stem_filters=32, dropout=0.4, aux_classifiers=False, aux_loss_weight=0.3,
                  **kwargs):
@@ -181,21 +184,8 @@ class InceptionNet(OutputDTypeModel):
 
     # ----------------------------------------------------------------- structure
 
-    def _image_shape(self, input_shape):
-        input_shape = tuple(input_shape)
-        if len(input_shape) == 3:
-            return (*input_shape, 1)
-        if len(input_shape) != 4:
-            raise ValueError(
-                "InceptionNet expects images of shape (batch_size, height, width, channels) "
-                f"or (batch_size, height, width). Received: input_shape={input_shape}"
-            )
-        return input_shape
-
-    def build(self, input_shape):
-        if self.built:  # built already (e.g. keras-tuner's Hyperband calls build_from_config
-            return  # on the model its HyperModel returned built): nothing to create again
-        shape = self._image_shape(input_shape)
+    def _build_layers(self, input_shape):
+        shape = input_shape
         self.stem.build(shape)
         shape = self.stem.compute_output_shape(shape)
         for stage_index, blocks in enumerate(self.stages):
@@ -211,13 +201,9 @@ class InceptionNet(OutputDTypeModel):
                     head.build(shape)
         self.pool.build(shape)
         self.head.build(self.pool.compute_output_shape(shape))
-        self.built = True
 
     def _forward(self, inputs, training=None, auxiliary=False):
-        x = inputs
-        if len(x.shape) == 3:
-            x = ops.expand_dims(x, -1)
-        x = self.stem(x)
+        x = self.stem(self._image_inputs(inputs))
         auxiliary_outputs = []
         for stage_index, blocks in enumerate(self.stages):
             if stage_index and blocks:
