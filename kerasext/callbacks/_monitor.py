@@ -2,6 +2,8 @@
 
 import numpy as np
 
+from kerasext._direction import metric_direction
+
 try:  # Keras' containers of compiled metrics (private; looked up by duck typing if moved)
     from keras.src.trainers.compile_utils import CompileMetrics, MetricsList
 
@@ -21,7 +23,8 @@ def _flat_metrics(model):
     found = []
     for metric in getattr(model, "metrics", None) or []:
         if isinstance(metric, _CONTAINERS) or (
-            not hasattr(metric, "_direction") and isinstance(getattr(metric, "metrics", None), list)
+            metric_direction(metric) is None
+            and isinstance(getattr(metric, "metrics", None), list)
         ):
             found.extend(metric.metrics)
         else:
@@ -33,9 +36,9 @@ def resolve_direction(callback_name, monitor, mode, model):
     """Returns "min" or "max" for `monitor`.
 
     `mode="auto"` first looks for a metric of the model named like the
-    monitored quantity (without its `val_` prefix) and uses its `_direction`
-    attribute ("up" or "down", set by Keras' and kerasext's metrics); then falls
-    back to name heuristics ("loss", "error", ... minimize; "acc", "auc",
+    monitored quantity (without its `val_` prefix) and reads its direction
+    (`kerasext._direction.metric_direction`: the metric's `_direction`, "up" or
+    "down", set by Keras' and kerasext's metrics); then falls back to name heuristics ("loss", "error", ... minimize; "acc", "auc",
     "precision", ... maximize).
     """
     if mode in ("min", "max"):
@@ -48,8 +51,8 @@ def resolve_direction(callback_name, monitor, mode, model):
     except (AttributeError, ValueError):  # an unbuilt or foreign model
         metrics = []
     for metric in metrics:
-        if getattr(metric, "name", None) == name and hasattr(metric, "_direction"):
-            return "max" if metric._direction == "up" else "min"
+        if getattr(metric, "name", None) == name and metric_direction(metric) is not None:
+            return metric_direction(metric)
     lowered = name.lower()
     if any(hint in lowered for hint in _DOWN_HINTS):
         return "min"

@@ -215,7 +215,7 @@ class OverfitDetector(StatefulCallback):
         self._pq = 0.0
         self._progress = 0.0
         self._up = 0
-        self._direction = None
+        self._resolved_mode = None  # "min" / "max" (kerasext._direction) once resolved
         self._seen_monitor = False
         self._keys_seen = []
 
@@ -232,7 +232,7 @@ class OverfitDetector(StatefulCallback):
             "pq": self._pq,
             "progress": self._progress,
             "up": self._up,
-            "direction": self._direction,
+            "direction": self._resolved_mode,
             "seen_monitor": self._seen_monitor,
         }
 
@@ -248,14 +248,14 @@ class OverfitDetector(StatefulCallback):
         self._pq = state["pq"]
         self._progress = state["progress"]
         self._up = int(state["up"])
-        self._direction = state["direction"]
+        self._resolved_mode = state["direction"]
         self._seen_monitor = bool(state.get("seen_monitor", True))
 
     # ------------------------------------------------------------------ logic
 
     def _error(self, key, value):
         value = float(value)
-        if self._direction == "max":
+        if self._resolved_mode == "max":
             if not 0.0 <= value <= 1.0:
                 raise ValueError(
                     f"{type(self).__name__}: {key} = {value} is maximized but not in [0, 1]; "
@@ -309,8 +309,8 @@ class OverfitDetector(StatefulCallback):
         self._seen_monitor = True
         if not (math.isfinite(value) and math.isfinite(train_value)):
             return  # nothing to measure; EarlyStopping(check_finite=True) handles this
-        if self._direction is None:
-            self._direction = resolve_direction(
+        if self._resolved_mode is None:
+            self._resolved_mode = resolve_direction(
                 type(self).__name__, self.monitor, self.mode, self.model
             )
         val_error = self._error(self.monitor, value)

@@ -11,21 +11,12 @@ from keras_tuner.src.engine import metrics_tracking, tuner_utils
 
 from kerasext import _compat
 from kerasext import _validation as v
+from kerasext._direction import metric_direction
 from kerasext._memory import SessionReleaser
 from kerasext.tuning import space as space_lib
 
 #: Names of the hyperparameters of the shared training group.
 TRAINING_NAMES = ("optimizer", "learning_rate", "momentum", "weight_decay", "batch_size")
-
-
-def _direction_of(metric):
-    """"max" / "min" for a metric object that says which way is better, else None."""
-    direction = getattr(metric, "_direction", None)
-    if direction in ("up", "max"):
-        return "max"
-    if direction in ("down", "min"):
-        return "min"
-    return None
 
 
 def _is_array_like(x):
@@ -193,7 +184,7 @@ class KerasextHyperModel(keras_tuner.HyperModel):
         directions = {}
         for metric in self._compile_metrics():
             if isinstance(metric, keras.metrics.Metric):
-                direction = _direction_of(metric)
+                direction = metric_direction(metric)
                 if direction is None:
                     direction = metrics_tracking.infer_metric_direction(metric)
                 if direction is not None:
