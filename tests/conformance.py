@@ -19,19 +19,35 @@ Each checks, as far as the kind of component allows:
    `custom_objects`) and gives identical outputs (or metric results); no
    `keras.layers.Lambda` anywhere;
 3. mixed precision: under `mixed_float16` and `mixed_bfloat16` outputs come in
-   the compute dtype (final model outputs float32), variables stay float32;
+   the compute dtype (final model outputs float32), variables stay float32,
+   every sublayer carries the policy (keras-hub's `run_precision_test`; a
+   model's output layers may compute in float32), and the outputs equal the
+   float32 outputs of the same weights within `MIXED_TOLERANCE`;
 4. XLA: one fit step with `jit_compile=True` (on torch, where it means
    `torch.compile` at about 30 s per model on CPU, only training steps run it);
 5. tf.distribute (TensorFlow only: skipped on JAX and torch): one fit step
    under `MirroredStrategy` over two logical CPU devices (configured in
    `conftest.py`);
-6. `copy.deepcopy` (keras-tuner deep-copies callbacks every trial).
+6. `copy.deepcopy` (keras-tuner deep-copies callbacks every trial);
+7. weights: `build()` creates every weight (a built layer has as many as a
+   called one), from_config and `.keras` loading keep their number, and
+   `expected_num_trainable_weights` / `expected_num_non_trainable_weights`
+   when given (keras-hub's `run_layer_test`).
+
+The XLA and MirroredStrategy steps start from the weights of the eager
+reference and are compared with it, not only checked for finite losses:
+predictions within `COMPILED_TOLERANCE`, and, when training draws no random
+numbers (no dropout: no seed generator in the component), the loss and the
+weights after the step too (under MirroredStrategy not for an output that
+carries a mask, whose loss Keras normalises per replica). Callbacks compare the whole History and their
+public state.
 
 Failures raise `AssertionError` with a message naming the component and the
 check, so a broken component cannot pass silently (see
 `tests/test_conformance.py`).
 """
 
+import contextlib
 import copy
 import functools
 import json
@@ -51,6 +67,14 @@ HAS_TF_DISTRIBUTE = BACKEND == "tensorflow"
 #: On torch `jit_compile=True` is `torch.compile`: about 30 s per model on CPU, so only the
 #: training steps (where the compiled step is the product) run the check there.
 CHEAP_JIT = BACKEND != "torch"
+
+#: XLA or MirroredStrategy against the eager float32 reference, same weights (float32
+#: reassociation and XLA's fused kernels only).
+COMPILED_TOLERANCE = {"rtol": 1e-4, "atol": 1e-5}
+#: A mixed policy against float32 with the same weights: the bound on the difference,
+#: relative to max(1, largest absolute float32 output). float16 keeps 11 significant bits,
+#: bfloat16 8; a few layers of rounding stay well within.
+MIXED_TOLERANCE = {"mixed_float16": 1e-2, "mixed_bfloat16": 5e-2}
 
 
 # --------------------------------------------------------------------------- utilities
@@ -112,6 +136,79 @@ def assert_allclose_structure(actual, expected, *, rtol=1e-6, atol=1e-6, what="o
             err_msg=f"{what} differ",
             equal_nan=True,
         )
+
+
+def _is_stochastic(layer):
+    """Whether training draws random numbers (dropout, noise): the layer owns a seed generator."""
+    return any("seed_generator" in variable.path for variable in layer.variables)
+
+
+def _emits_mask(layer, input_data):
+    """Whether `layer`'s output carries a mask (e.g. padding tokens).
+
+    Keras reduces a masked loss per replica (each replica divides by its own
+    count of unmasked positions), so under MirroredStrategy the loss and the
+    step of such a layer legitimately differ from one device's.
+    """
+    if not getattr(layer, "supports_masking", False):
+        return False
+    try:
+        mask = layer.compute_mask(input_data)
+    except Exception:  # noqa: BLE001 - a layer that cannot say: treat as masked
+        return True
+    return mask is not None and not bool(np.all(ops.convert_to_numpy(mask)))
+
+
+def _assert_close(component, check, actual, expected, *, rtol, atol, what):
+    try:
+        assert_allclose_structure(actual, expected, rtol=rtol, atol=atol, what=what)
+    except AssertionError as error:
+        _fail(component, check, f"{what} differ from the eager float32 reference beyond "
+                                f"rtol={rtol}, atol={atol}:\n{error}")
+
+
+def _assert_close_to_float32(component, policy_name, actual, expected):
+    expected = _to_numpy(expected)
+    scale = max([1.0] + [float(np.max(np.abs(e))) for e in keras.tree.flatten(expected)
+                         if e.dtype.kind == "f" and e.size])
+    _assert_close(component, policy_name, _to_numpy(keras.tree.map_structure(
+        lambda t: ops.cast(t, "float32"), actual)), expected, rtol=0,
+        atol=MIXED_TOLERANCE[policy_name] * scale, what=f"{policy_name} outputs")
+
+
+def _check_sublayer_policies(component, check, root, policy, float32_sublayers=()):
+    """keras-hub's run_precision_test: every sublayer computes and stores under `policy`."""
+    for layer in root._flatten_layers(include_self=False, recursive=True):
+        if isinstance(layer, (keras.layers.InputLayer, keras.layers.Softmax)):
+            continue  # MultiHeadAttention's softmax computes in float32 under mixed_float16
+        if layer.name in float32_sublayers and layer.compute_dtype == "float32":
+            continue
+        if (layer.compute_dtype, layer.variable_dtype) != (policy.compute_dtype,
+                                                           policy.variable_dtype):
+            _fail(component, check,
+                  f"sublayer {layer.name!r} ({type(layer).__name__}) has the dtype policy "
+                  f"{layer.dtype_policy.name}, expected {policy.name} (create sublayers with "
+                  "dtype=self.dtype_policy)")
+
+
+def _check_weight_counts(component, layer, built, expected_trainable, expected_non_trainable):
+    if built is not None and len(built.weights) != len(layer.weights):
+        _fail(component, "weights",
+              f"build() creates {len(built.weights)} weights, calling the layer "
+              f"{len(layer.weights)} (create every weight in build())")
+    for expected, weights, kind in ((expected_trainable, layer.trainable_weights, "trainable"),
+                                    (expected_non_trainable, layer.non_trainable_weights,
+                                     "non-trainable")):
+        if expected is not None and len(weights) != expected:
+            _fail(component, "weights",
+                  f"{len(weights)} {kind} weights, expected {expected}: "
+                  f"{[w.path for w in weights]}")
+
+
+def _same_weight_count(component, check, actual, expected):
+    if len(actual.weights) != len(expected.weights):
+        _fail(component, check,
+              f"{len(actual.weights)} weights after {check}, {len(expected.weights)} before")
 
 
 def _fail(component, check, message):
@@ -201,6 +298,38 @@ def _fit_one_step(model, x, y, *, jit_compile=False, loss="mse", optimizer="sgd"
     return history.history
 
 
+def _step_from(make, weights, x, y, *, jit_compile=False, loss="mse", strategy=None):
+    """A model from `make()` with `weights`: its predictions, then one SGD step.
+
+    Returns (predictions before the step, History of the step, the model).
+    """
+    batch_size = len(keras.tree.flatten(x)[0])
+    with strategy.scope() if strategy is not None else contextlib.nullcontext():
+        model = make()
+        model(x, training=False)
+        model.set_weights(weights)
+        model.compile(optimizer="sgd", loss=loss, jit_compile=jit_compile)
+    predictions = model.predict(x, batch_size=batch_size, verbose=0)
+    history = model.fit(x, y, epochs=1, batch_size=batch_size, verbose=0, shuffle=False)
+    return predictions, history.history, model
+
+
+def _compare_step(component, check, got, reference, *, deterministic, rtol=None, atol=None):
+    """`got` and `reference` from `_step_from`: predictions, and loss and weights if deterministic."""
+    tolerance = {"rtol": rtol if rtol is not None else COMPILED_TOLERANCE["rtol"],
+                 "atol": atol if atol is not None else COMPILED_TOLERANCE["atol"]}
+    predictions, history, model = got
+    reference_predictions, reference_history, reference_model = reference
+    _assert_finite_history(component, check, history)
+    _assert_close(component, check, predictions, reference_predictions, **tolerance,
+                  what="predictions")
+    if deterministic:
+        _assert_close(component, check, history["loss"], reference_history["loss"],
+                      **tolerance, what="the loss of one step")
+        _assert_close(component, check, model.get_weights(), reference_model.get_weights(),
+                      **tolerance, what="the weights after one step")
+
+
 def _assert_finite_history(component, check, history):
     for key, values in history.items():
         if not np.all(np.isfinite(values)):
@@ -245,6 +374,8 @@ def run_layer_test(
     run_jit=True,
     run_distributed=True,
     run_deepcopy=True,
+    expected_num_trainable_weights=None,
+    expected_num_non_trainable_weights=None,
     rtol=1e-5,
     atol=1e-5,
 ):
@@ -258,6 +389,8 @@ def run_layer_test(
         call_kwargs: extra keyword arguments for `call`.
         mixed_precision_output_dtype: the output dtype expected under a mixed
             policy; `None` means the policy's compute dtype.
+        expected_num_trainable_weights, expected_num_non_trainable_weights:
+            the weight counts, checked when given.
     """
     component = _name(layer_cls)
     call_kwargs = call_kwargs or {}
@@ -275,10 +408,15 @@ def run_layer_test(
         shapes = keras.tree.map_structure(lambda t: tuple(t.shape), outputs)
         if _normalize(shapes) != _normalize(expected_output_shape):
             _fail(component, "shape", f"output shape {shapes} != expected {expected_output_shape}")
+    built = layer_cls(**init_kwargs)
+    built.build(keras.tree.map_structure(np.shape, input_data))
+    _check_weight_counts(component, layer, built, expected_num_trainable_weights,
+                         expected_num_non_trainable_weights)
 
     if run_config:
         revived = check_config_round_trip(layer_cls, layer, init_kwargs)
         revived_model = functional(revived)
+        _same_weight_count(component, "from_config", revived_model, model)
         revived_model.set_weights(model.get_weights())
         assert_allclose_structure(
             revived_model(input_data, training=False),
@@ -289,7 +427,8 @@ def run_layer_test(
         )
 
     if run_saving:
-        _check_saving(component, model, input_data, rtol=rtol, atol=atol)
+        loaded = _check_saving(component, model, input_data, rtol=rtol, atol=atol)
+        _same_weight_count(component, "saving", loaded, model)
 
     if run_deepcopy:
         clone = copy.deepcopy(layer)
@@ -301,7 +440,11 @@ def run_layer_test(
         for policy_name in MIXED_POLICIES:
             policy = keras.DTypePolicy(policy_name)
             mixed = layer_cls(**init_kwargs, dtype=policy)
-            mixed_outputs = mixed(input_data, **call_kwargs)
+            mixed(input_data, **call_kwargs)
+            mixed.set_weights(layer.get_weights())
+            mixed_outputs = mixed(input_data, training=False, **call_kwargs)
+            _check_sublayer_policies(component, policy_name, mixed, policy)
+            _assert_close_to_float32(component, policy_name, mixed_outputs, outputs)
             expected_dtype = mixed_precision_output_dtype or policy.compute_dtype
             for output in keras.tree.flatten(mixed_outputs):
                 if _is_float(output):
@@ -318,16 +461,25 @@ def run_layer_test(
             _assert_float32_variables(component, policy_name, mixed.weights)
 
     target = _zeros_target(outputs)
-    if run_jit and CHEAP_JIT:
-        history = _fit_one_step(functional(layer_cls(**init_kwargs)), input_data, target,
-                                jit_compile=True)
-        _assert_finite_history(component, "jit_compile", history)
+    run_jit = run_jit and CHEAP_JIT
+    run_distributed = run_distributed and HAS_TF_DISTRIBUTE
+    if run_jit or run_distributed:
+        def make():
+            return functional(layer_cls(**init_kwargs))
 
-    if run_distributed and HAS_TF_DISTRIBUTE:
-        with mirrored_strategy().scope():
-            distributed_model = functional(layer_cls(**init_kwargs))
-            history = _fit_one_step(distributed_model, input_data, target)
-        _assert_finite_history(component, "MirroredStrategy", history)
+        weights = model.get_weights()
+        deterministic = not _is_stochastic(layer)
+        reference = _step_from(make, weights, input_data, target)
+        if run_jit:
+            _compare_step(component, "jit_compile",
+                          _step_from(make, weights, input_data, target, jit_compile=True),
+                          reference, deterministic=deterministic)
+        if run_distributed:
+            _compare_step(component, "MirroredStrategy",
+                          _step_from(make, weights, input_data, target,
+                                     strategy=mirrored_strategy()),
+                          reference,
+                          deterministic=deterministic and not _emits_mask(layer, input_data))
     return layer
 
 
@@ -348,6 +500,9 @@ def run_model_test(
     run_jit=True,
     run_distributed=True,
     run_deepcopy=True,
+    expected_num_trainable_weights=None,
+    expected_num_non_trainable_weights=None,
+    float32_sublayers=("head", "linear"),
     rtol=1e-5,
     atol=1e-5,
 ):
@@ -360,6 +515,10 @@ def run_model_test(
         target: training targets for the fit steps; zeros shaped like the
             output when `None` (with `loss="mse"`).
         loss: the loss the fit steps compile with.
+        expected_num_trainable_weights, expected_num_non_trainable_weights:
+            the weight counts, checked when given.
+        float32_sublayers: names of the output layers that compute in
+            float32 under a mixed policy (final outputs are float32).
     """
     component = _name(model_cls)
     model = model_cls(**init_kwargs)
@@ -373,10 +532,16 @@ def run_model_test(
             _fail(component, "float32", f"output dtype {output.dtype}, expected float32")
     if target is None:
         target = _zeros_target(outputs)
+    built = model_cls(**init_kwargs)
+    built.build(keras.tree.map_structure(np.shape, input_data))
+    _check_weight_counts(component, model, built, expected_num_trainable_weights,
+                         expected_num_non_trainable_weights)
+    initial_weights = model.get_weights()
 
     if run_config:
         revived = check_config_round_trip(model_cls, model, init_kwargs)
         revived(input_data, training=False)
+        _same_weight_count(component, "from_config", revived, model)
         revived.set_weights(model.get_weights())
         assert_allclose_structure(
             revived(input_data, training=False), outputs, rtol=rtol, atol=atol,
@@ -387,6 +552,7 @@ def run_model_test(
         loaded = _check_saving(component, model, input_data, rtol=rtol, atol=atol)
         if type(loaded) is not model_cls:
             _fail(component, "saving", f"load_model returned {type(loaded).__name__}")
+        _same_weight_count(component, "saving", loaded, model)
 
     if run_deepcopy:
         clone = copy.deepcopy(model)
@@ -397,15 +563,19 @@ def run_model_test(
 
     if run_mixed_precision:
         for policy_name in MIXED_POLICIES:
-            keras.config.set_dtype_policy(policy_name)
-            try:
-                mixed = model_cls(**init_kwargs)
-                # Keras' default "auto": XLA on JAX (where an eager step compiles every op
-                # anew, several times slower), no XLA on TensorFlow CPU and torch.
-                history = _fit_one_step(mixed, input_data, target, loss=loss, jit_compile="auto")
-                mixed_outputs = mixed(input_data, training=False)
-            finally:
-                keras.config.set_dtype_policy("float32")
+            # As keras-hub's run_precision_test: the policy given to the model alone (the
+            # global one stays float32), so a sublayer that ignores it is caught.
+            policy = keras.DTypePolicy(policy_name)
+            mixed = model_cls(**init_kwargs, dtype=policy)
+            mixed(input_data, training=False)
+            mixed.set_weights(initial_weights)
+            _check_sublayer_policies(component, policy_name, mixed, policy, float32_sublayers)
+            _assert_close_to_float32(component, policy_name,
+                                     mixed(input_data, training=False), outputs)
+            # Keras' default "auto": XLA on JAX (where an eager step compiles every op
+            # anew, several times slower), no XLA on TensorFlow CPU and torch.
+            history = _fit_one_step(mixed, input_data, target, loss=loss, jit_compile="auto")
+            mixed_outputs = mixed(input_data, training=False)
             for output in keras.tree.flatten(mixed_outputs):
                 if _is_float(output) and keras.backend.standardize_dtype(output.dtype) != "float32":
                     _fail(
@@ -417,16 +587,25 @@ def run_model_test(
             _assert_float32_variables(component, policy_name, mixed.weights)
             _assert_finite_history(component, policy_name, history)
 
-    if run_jit and CHEAP_JIT:
-        history = _fit_one_step(model_cls(**init_kwargs), input_data, target, loss=loss,
-                                jit_compile=True)
-        _assert_finite_history(component, "jit_compile", history)
+    run_jit = run_jit and CHEAP_JIT
+    run_distributed = run_distributed and HAS_TF_DISTRIBUTE
+    if run_jit or run_distributed:
+        def make():
+            return model_cls(**init_kwargs)
 
-    if run_distributed and HAS_TF_DISTRIBUTE:
-        with mirrored_strategy().scope():
-            distributed = model_cls(**init_kwargs)
-            history = _fit_one_step(distributed, input_data, target, loss=loss)
-        _assert_finite_history(component, "MirroredStrategy", history)
+        deterministic = not _is_stochastic(model)
+        reference = _step_from(make, initial_weights, input_data, target, loss=loss)
+        if run_jit:
+            _compare_step(component, "jit_compile",
+                          _step_from(make, initial_weights, input_data, target, loss=loss,
+                                     jit_compile=True),
+                          reference, deterministic=deterministic)
+        if run_distributed:
+            _compare_step(component, "MirroredStrategy",
+                          _step_from(make, initial_weights, input_data, target, loss=loss,
+                                     strategy=mirrored_strategy()),
+                          reference,
+                          deterministic=deterministic and not _emits_mask(model, input_data))
     return model
 
 
@@ -693,13 +872,27 @@ def run_callback_test(
             if clone_state != state:
                 _fail(component, "deepcopy", f"copy made {label}: state {clone_state} != {state}")
 
+    def compare(check, other_history, other_state):
+        _assert_finite_history(component, check, other_history)
+        _assert_close(component, check, other_history, history, **COMPILED_TOLERANCE,
+                      what="History")
+        numbers = {key: value for key, value in state.items()
+                   if isinstance(value, (float, np.floating))}
+        exact = {key: value for key, value in state.items() if key not in numbers}
+        if {key: other_state.get(key) for key in exact} != exact or set(other_state) != set(
+                state):
+            _fail(component, check, f"state {other_state} != eager reference {state}")
+        _assert_close(component, check, {key: other_state[key] for key in numbers}, numbers,
+                      **COMPILED_TOLERANCE, what="the callback's numbers (best, ...)")
+
     if run_jit and CHEAP_JIT:
-        jit_history, _, _ = fit(callback_cls(**init_kwargs), jit_compile=True)
-        _assert_finite_history(component, "jit_compile", jit_history)
+        jit_history, jit_state, _ = fit(callback_cls(**init_kwargs), jit_compile=True)
+        compare("jit_compile", jit_history, jit_state)
 
     if run_distributed and HAS_TF_DISTRIBUTE:
-        dist_history, _, _ = fit(callback_cls(**init_kwargs), strategy=mirrored_strategy())
-        _assert_finite_history(component, "MirroredStrategy", dist_history)
+        dist_history, dist_state, _ = fit(callback_cls(**init_kwargs),
+                                          strategy=mirrored_strategy())
+        compare("MirroredStrategy", dist_history, dist_state)
 
     if run_mixed_precision:
         for policy_name in MIXED_POLICIES:
@@ -709,6 +902,9 @@ def run_callback_test(
             finally:
                 keras.config.set_dtype_policy("float32")
             _assert_finite_history(component, policy_name, mixed_history)
+            # Not compared with float32: under mixed_float16 Keras' dynamic loss scaling
+            # skips the steps whose gradients overflow (on JAX the first epoch's val_loss
+            # differs by ~5%), so the History follows another trajectory by design.
     return callback, history
 
 

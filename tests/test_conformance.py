@@ -64,6 +64,36 @@ class HardCodesFloat32(ScaledDense):
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
+class IgnoresPolicy(ScaledDense):
+    """Broken: its sublayer is made without dtype=self.dtype_policy, so it stays float32."""
+
+    def __init__(self, units, scale=1.0, **kwargs):
+        super().__init__(units, scale, **kwargs)
+        self.dense = keras.layers.Dense(units)
+
+    def call(self, inputs):
+        return ops.cast(self.dense(inputs), self.compute_dtype) * ops.cast(
+            self.scale, self.compute_dtype)
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class BuildsInCall(ScaledDense):
+    """Broken: `build` creates nothing; the weights appear at the first call."""
+
+    def build(self, input_shape):
+        pass
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class BatchCentered(ScaledDense):
+    """Broken: subtracts the batch mean, so each replica of a MirroredStrategy sees another mean."""
+
+    def call(self, inputs):
+        outputs = super().call(inputs)
+        return outputs - ops.mean(outputs, axis=0, keepdims=True)
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
 class NeverResets(keras.metrics.Metric):
     """Broken metric: reset_state does nothing, so a second epoch counts the first."""
 
@@ -181,3 +211,31 @@ def test_training_step_without_replica_scaling_fails():
             SumOverReplicasStep, {}, model_fn, X, y, run_mixed_precision=False, run_jit=False,
             run_saving=False, run_config=False, run_deepcopy=False,
         )
+
+
+def test_sublayer_ignoring_the_dtype_policy_fails():
+    with pytest.raises(AssertionError, match=r"mixed_float16.*sublayer 'dense(_\d+)?'.*float32"):
+        conformance.run_layer_test(IgnoresPolicy, {"units": 3, "scale": 2.0}, X,
+                                   run_saving=False, run_jit=False, run_distributed=False)
+
+
+def test_weights_created_outside_build_fail():
+    with pytest.raises(AssertionError, match="build\\(\\) creates 0 weights, calling the layer 2"):
+        conformance.run_layer_test(BuildsInCall, {"units": 3}, X, run_saving=False)
+
+
+def test_weight_counts_are_checked():
+    conformance.run_layer_test(ScaledDense, {"units": 3}, X, run_saving=False,
+                               run_jit=False, run_distributed=False, run_mixed_precision=False,
+                               expected_num_trainable_weights=2,
+                               expected_num_non_trainable_weights=0)
+    with pytest.raises(AssertionError, match="2 trainable weights, expected 3"):
+        conformance.run_layer_test(ScaledDense, {"units": 3}, X, run_saving=False,
+                                   expected_num_trainable_weights=3)
+
+
+@pytest.mark.tensorflow_only("tf.distribute is TensorFlow-only")
+def test_distributed_step_differing_from_one_device_fails():
+    with pytest.raises(AssertionError, match="MirroredStrategy check failed: predictions differ"):
+        conformance.run_layer_test(BatchCentered, {"units": 3, "scale": 2.0}, X,
+                                   run_saving=False, run_mixed_precision=False, run_jit=False)

@@ -1,10 +1,9 @@
-"""Shared helpers of the kerasext callbacks: argument checks and metric direction."""
-
-import math
+"""Shared helpers of the kerasext callbacks: metric direction and logged values."""
 
 import numpy as np
 
-from kerasext._compat import compiled_metric_containers, metric_direction
+from kerasext._compat import compiled_metric_containers
+from kerasext._direction import metric_direction
 
 # Substrings that mark a quantity to maximize / minimize when no metric object
 # says so through its `_direction` attribute (Keras 2's heuristics, extended).
@@ -14,37 +13,12 @@ _DOWN_HINTS = ("loss", "error", "mse", "mae", "mape", "msle", "crossentropy", "h
                "kl_divergence", "poisson", "logcosh", "log_cosh")
 
 
-def check_choice(name, value, choices):
-    if value not in choices:
-        raise ValueError(
-            f"Invalid `{name}` argument value. Expected one of {set(choices)}. "
-            f"Received: {name}={value!r}"
-        )
-
-
-def check_number(name, value, *, minimum=None, integer=False, allow_none=False):
-    if value is None and allow_none:
-        return
-    valid = isinstance(value, (int, float)) and not isinstance(value, bool)
-    if valid and integer:
-        valid = float(value).is_integer()
-    if valid and minimum is not None:
-        valid = value >= minimum
-    if valid:
-        valid = math.isfinite(value)
-    if not valid:
-        kind = "an integer" if integer else "a number"
-        bound = f" >= {minimum}" if minimum is not None else ""
-        raise ValueError(
-            f"Invalid `{name}` argument value. Expected {kind}{bound}. Received: {name}={value!r}"
-        )
-
-
 def _flat_metrics(model):
     found = []
     for metric in getattr(model, "metrics", None) or []:
         if isinstance(metric, compiled_metric_containers()) or (
-            not hasattr(metric, "_direction") and isinstance(getattr(metric, "metrics", None), list)
+            metric_direction(metric) is None
+            and isinstance(getattr(metric, "metrics", None), list)
         ):
             found.extend(metric.metrics)
         else:
@@ -56,9 +30,9 @@ def resolve_direction(callback_name, monitor, mode, model):
     """Returns "min" or "max" for `monitor`.
 
     `mode="auto"` first looks for a metric of the model named like the
-    monitored quantity (without its `val_` prefix) and uses its `_direction`
-    attribute ("up" or "down", set by Keras' and kerasext's metrics); then falls
-    back to name heuristics ("loss", "error", ... minimize; "acc", "auc",
+    monitored quantity (without its `val_` prefix) and reads its direction
+    (`kerasext._direction.metric_direction`: the metric's `_direction`, "up" or
+    "down", set by Keras' and kerasext's metrics); then falls back to name heuristics ("loss", "error", ... minimize; "acc", "auc",
     "precision", ... maximize).
     """
     if mode in ("min", "max"):
@@ -71,8 +45,8 @@ def resolve_direction(callback_name, monitor, mode, model):
     except (AttributeError, ValueError):  # an unbuilt or foreign model
         metrics = []
     for metric in metrics:
-        if getattr(metric, "name", None) == name and hasattr(metric, "_direction"):
-            return "max" if metric_direction(metric) == "up" else "min"
+        if getattr(metric, "name", None) == name and metric_direction(metric) is not None:
+            return metric_direction(metric)
     lowered = name.lower()
     if any(hint in lowered for hint in _DOWN_HINTS):
         return "min"

@@ -6,10 +6,10 @@ import warnings
 import keras
 
 from kerasext import _compat
+from kerasext._direction import is_better
+from kerasext._validation import check_choice, check_number, check_string
 from kerasext.api_export import kerasext_export
 from kerasext.callbacks._monitor import (
-    check_choice,
-    check_number,
     epoch_has_validation,
     missing_key_error,
     resolve_direction,
@@ -80,7 +80,7 @@ class EarlyStopping(StatefulCallback):
             Defaults to `0`.
         mode: one of `"auto"`, `"min"`, `"max"`. `"auto"` uses the `_direction`
             attribute of the model's metric of that name (Keras' and kerasext's
-            metrics have one), then the name ("loss", "error" minimize; "acc",
+            metrics have one: `"up"` is read as `"max"`, `"down"` as `"min"`), then the name ("loss", "error" minimize; "acc",
             "auc", "precision" maximize). Defaults to `"auto"`.
         baseline: a value an improvement must also beat to reset the patience
             counter (as in Keras). Defaults to `None`.
@@ -149,11 +149,7 @@ class EarlyStopping(StatefulCallback):
         check_finite=True,
     ):
         super().__init__()
-        if not isinstance(monitor, str) or not monitor:
-            raise ValueError(
-                f"Invalid `monitor` argument value. Expected a key of the epoch logs. "
-                f"Received: monitor={monitor!r}"
-            )
+        check_string("monitor", monitor, expected="a key of the epoch logs")
         check_choice("mode", mode, ("auto", "min", "max"))
         check_choice("min_delta_mode", min_delta_mode, ("absolute", "relative"))
         check_number("patience", patience, minimum=0, integer=True)
@@ -181,9 +177,9 @@ class EarlyStopping(StatefulCallback):
     @property
     def monitor_op(self):
         """`keras.ops.less` or `keras.ops.greater` once the direction is known, as in Keras."""
-        if self._direction is None:
+        if self._resolved_mode is None:
             return None
-        return keras.ops.less if self._direction == "min" else keras.ops.greater
+        return keras.ops.less if self._resolved_mode == "min" else keras.ops.greater
 
     def get_config(self):
         return {
@@ -210,7 +206,7 @@ class EarlyStopping(StatefulCallback):
         self.best_weights = None
         self.stopped_epoch = 0
         self.stop_reason = "not_stopped"
-        self._direction = None
+        self._resolved_mode = None  # "min" / "max" (kerasext._direction) once resolved
         self._seen_monitor = False
         self._keys_seen = []
 
@@ -222,7 +218,7 @@ class EarlyStopping(StatefulCallback):
             "best_weights": copy_weights(self.best_weights),
             "stopped_epoch": self.stopped_epoch,
             "stop_reason": self.stop_reason,
-            "direction": self._direction,
+            "direction": self._resolved_mode,
             "seen_monitor": self._seen_monitor,
         }
 
@@ -234,7 +230,7 @@ class EarlyStopping(StatefulCallback):
         self.best_weights = copy_weights(state["best_weights"])
         self.stopped_epoch = state["stopped_epoch"] or 0
         self.stop_reason = state["stop_reason"]
-        self._direction = state["direction"]
+        self._resolved_mode = state["direction"]
         self._seen_monitor = bool(state["seen_monitor"])
 
     # ------------------------------------------------------------------ logic
@@ -243,12 +239,12 @@ class EarlyStopping(StatefulCallback):
         delta = self.min_delta
         if self.min_delta_mode == "relative":
             delta = self.min_delta * abs(reference)
-        if self._direction == "min":
+        if self._resolved_mode == "min":
             return value < reference - delta
         return value > reference + delta
 
     def _strictly_better(self, value, reference):
-        return value < reference if self._direction == "min" else value > reference
+        return is_better(self._resolved_mode, value, reference)
 
     def _stop(self, epoch, reason, detail):
         self.stopped_epoch = epoch
@@ -266,8 +262,8 @@ class EarlyStopping(StatefulCallback):
             raise missing_key_error(type(self).__name__, "monitor", self.monitor, logs)
         current = scalar_log(type(self).__name__, self.monitor, logs[self.monitor])
         self._seen_monitor = True
-        if self._direction is None:
-            self._direction = resolve_direction(
+        if self._resolved_mode is None:
+            self._resolved_mode = resolve_direction(
                 type(self).__name__, self.monitor, self.mode, self.model
             )
         if self.check_finite and not math.isfinite(current):

@@ -4,10 +4,9 @@ import math
 import warnings
 
 from kerasext import _compat
+from kerasext._validation import check_choice, check_number, check_string, invalid_argument
 from kerasext.api_export import kerasext_export
 from kerasext.callbacks._monitor import (
-    check_choice,
-    check_number,
     epoch_has_validation,
     missing_key_error,
     resolve_direction,
@@ -153,21 +152,13 @@ class OverfitDetector(StatefulCallback):
         verbose=0,
     ):
         super().__init__()
-        if not isinstance(monitor, str) or not monitor:
-            raise ValueError(
-                "Invalid `monitor` argument value. Expected a key of the epoch logs. "
-                f"Received: monitor={monitor!r}"
-            )
-        if train_monitor is not None and (not isinstance(train_monitor, str) or not train_monitor):
-            raise ValueError(
-                "Invalid `train_monitor` argument value. Expected a key of the epoch logs or "
-                f"None. Received: train_monitor={train_monitor!r}"
-            )
+        check_string("monitor", monitor, expected="a key of the epoch logs")
+        check_string("train_monitor", train_monitor, expected="a key of the epoch logs",
+                     allow_none=True)
         if train_monitor is None and not monitor.startswith("val_"):
-            raise ValueError(
-                "Invalid `train_monitor` argument value. Expected a key of the epoch logs when "
-                f"`monitor` has no `val_` prefix (monitor={monitor!r}). Received: train_monitor=None"
-            )
+            raise invalid_argument(
+                "train_monitor", train_monitor,
+                f"a key of the epoch logs when `monitor` has no `val_` prefix (monitor={monitor!r})")
         check_choice("mode", mode, ("auto", "min", "max"))
         check_choice("criterion", criterion, tuple(DEFAULT_THRESHOLDS))
         check_choice("action", action, ("warn", "stop", "log"))
@@ -223,7 +214,7 @@ class OverfitDetector(StatefulCallback):
         self._pq = 0.0
         self._progress = 0.0
         self._up = 0
-        self._direction = None
+        self._resolved_mode = None  # "min" / "max" (kerasext._direction) once resolved
         self._seen_monitor = False
         self._keys_seen = []
 
@@ -240,7 +231,7 @@ class OverfitDetector(StatefulCallback):
             "pq": self._pq,
             "progress": self._progress,
             "up": self._up,
-            "direction": self._direction,
+            "direction": self._resolved_mode,
             "seen_monitor": self._seen_monitor,
         }
 
@@ -256,14 +247,14 @@ class OverfitDetector(StatefulCallback):
         self._pq = state["pq"]
         self._progress = state["progress"]
         self._up = int(state["up"])
-        self._direction = state["direction"]
+        self._resolved_mode = state["direction"]
         self._seen_monitor = bool(state.get("seen_monitor", True))
 
     # ------------------------------------------------------------------ logic
 
     def _error(self, key, value):
         value = float(value)
-        if self._direction == "max":
+        if self._resolved_mode == "max":
             if not 0.0 <= value <= 1.0:
                 raise ValueError(
                     f"{type(self).__name__}: {key} = {value} is maximized but not in [0, 1]; "
@@ -317,8 +308,8 @@ class OverfitDetector(StatefulCallback):
         self._seen_monitor = True
         if not (math.isfinite(value) and math.isfinite(train_value)):
             return  # nothing to measure; EarlyStopping(check_finite=True) handles this
-        if self._direction is None:
-            self._direction = resolve_direction(
+        if self._resolved_mode is None:
+            self._resolved_mode = resolve_direction(
                 type(self).__name__, self.monitor, self.mode, self.model
             )
         val_error = self._error(self.monitor, value)

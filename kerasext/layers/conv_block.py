@@ -2,8 +2,9 @@
 
 import keras
 
+from kerasext import _validation as v
 from kerasext.api_export import kerasext_export
-from kerasext.layers import _validation as v
+from kerasext.layers._regularizers import l1_l2
 
 POOLING = ("max", "avg", None)
 PADDING = ("same", "valid")
@@ -130,7 +131,7 @@ class ConvBlock(keras.layers.Layer):
                     kernel,
                     padding=padding,
                     use_bias=not batch_norm,
-                    kernel_regularizer=v.l1_l2(l1, l2),
+                    kernel_regularizer=l1_l2(l1, l2),
                     dtype=self.dtype_policy,
                     name=f"conv_{index}",
                 )

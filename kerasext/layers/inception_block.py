@@ -3,8 +3,8 @@
 import keras
 from keras import ops
 
+from kerasext import _validation as v
 from kerasext.api_export import kerasext_export
-from kerasext.layers import _validation as v
 
 _FILTER_ARGUMENTS = (
     "filters_1x1",

@@ -6,8 +6,8 @@ import keras
 import numpy as np
 from keras import ops
 
+from kerasext import _validation as v
 from kerasext.api_export import kerasext_export
-from kerasext.layers import _validation as v
 
 POSITION_ENCODINGS = ("learned", "sinusoidal")
 

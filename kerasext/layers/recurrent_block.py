@@ -2,8 +2,9 @@
 
 import keras
 
+from kerasext import _validation as v
 from kerasext.api_export import kerasext_export
-from kerasext.layers import _validation as v
+from kerasext.layers._regularizers import l1_l2
 
 CELLS = {"simple": keras.layers.SimpleRNN, "lstm": keras.layers.LSTM, "gru": keras.layers.GRU}
 MERGE_MODES = ("concat", "sum", "mul", "ave")
@@ -108,7 +109,7 @@ class RecurrentBlock(keras.layers.Layer):
                 size,
                 dropout=dropout,
                 recurrent_dropout=recurrent_dropout,
-                kernel_regularizer=v.l1_l2(l1, l2),
+                kernel_regularizer=l1_l2(l1, l2),
                 return_sequences=return_sequences or not last,
                 seed=None if seed is None else seed + index,
                 dtype=self.dtype_policy,

@@ -1,17 +1,17 @@
 """ConvNet: ConvBlocks, then DenseBlocks, then a softmax (or regression) head."""
 
 import keras
-from keras import ops
 
+from kerasext import _validation as v
 from kerasext.api_export import kerasext_export
-from kerasext.layers import _validation as v
+from kerasext.layers._regularizers import l1_l2
 from kerasext.layers.conv_block import POOLING, ConvBlock
 from kerasext.layers.dense_block import DenseBlock
-from kerasext.models._common import OutputDTypeModel, check_input_rank, classification_head
+from kerasext.models._common import KerasextModel, classification_head
 
 
 @kerasext_export
-class ConvNet(OutputDTypeModel):
+class ConvNet(KerasextModel):
     """A convolutional classifier: `ConvBlock`s, `Flatten`, `DenseBlock`s, softmax.
 
     With its defaults this is the tutorial's CNN: Conv2D(32, 3) + ReLU + max
@@ -66,6 +66,9 @@ class ConvNet(OutputDTypeModel):
     Reference:
         - [LeCun et al., 1998](http://yann.lecun.com/exdb/publis/pdf/lecun-98.pdf)
     """
+
+    _input_rank, _input_layout = 4, "(batch_size, height, width, channels)"
+    _image_inputs_accepted = True
 
     def __init__(
         self,
@@ -126,20 +129,11 @@ class ConvNet(OutputDTypeModel):
             for index, size in enumerate(hidden_units)
         ]
         self.head = classification_head(
-            num_classes, self.dtype_policy, kernel_regularizer=v.l1_l2(l1, l2)
+            num_classes, self.dtype_policy, kernel_regularizer=l1_l2(l1, l2)
         )
 
-    def _image_shape(self, input_shape):
-        input_shape = tuple(input_shape)
-        if len(input_shape) == 3:
-            return (*input_shape, 1)
-        check_input_rank(self, input_shape, 4, "(batch_size, height, width, channels)")
-        return input_shape
-
-    def build(self, input_shape):
-        if self.built:  # built already (e.g. keras-tuner's Hyperband calls build_from_config
-            return  # on the model its HyperModel returned built): nothing to create again
-        shape = self._image_shape(input_shape)
+    def _build_layers(self, input_shape):
+        shape = input_shape
         for block in self.conv_blocks:
             block.build(shape)
             shape = block.compute_output_shape(shape)
@@ -149,15 +143,9 @@ class ConvNet(OutputDTypeModel):
             block.build(shape)
             shape = block.compute_output_shape(shape)
         self.head.build(shape)
-        self.built = True
 
     def call(self, inputs, training=None):
-        x = inputs
-        if keras.backend.standardize_dtype(x.dtype) != self.compute_dtype:
-            # uint8 / integer images: convolutions need floats (TF and torch refuse integers).
-            x = ops.cast(x, self.compute_dtype)
-        if len(x.shape) == 3:
-            x = ops.expand_dims(x, -1)
+        x = self._image_inputs(inputs)
         for block in self.conv_blocks:
             x = block(x, training=training)
         x = self.flatten(x)

@@ -7,9 +7,9 @@ import keras
 import numpy as np
 from keras import ops
 
+from kerasext import _validation as v
 from kerasext.api_export import kerasext_export
-from kerasext.layers import _validation as v
-from kerasext.models._common import OutputDTypeModel, output_dtype
+from kerasext.models._common import KerasextModel, output_dtype
 
 CELLS = ("gru", "lstm")
 
@@ -35,7 +35,7 @@ class _AttachMask(keras.layers.Layer):
 
 
 @kerasext_export
-class EncoderDecoder(OutputDTypeModel):
+class EncoderDecoder(KerasextModel):
     """Cho et al. (2014)'s RNN encoder-decoder for sequence-to-sequence tasks.
 
     The encoder RNN reads the source tokens; its last hidden state is the
@@ -146,15 +146,17 @@ class EncoderDecoder(OutputDTypeModel):
             )
         return inputs
 
-    def build(self, input_shape):
-        if self.built:  # built already (e.g. keras-tuner's Hyperband calls build_from_config
-            return  # on the model its HyperModel returned built): nothing to create again
+    def _standardize_input_shape(self, input_shape):
         source_shape, target_shape = (tuple(s) for s in self._split(input_shape, "input_shape"))
         if len(source_shape) != 2 or len(target_shape) != 2:
             raise ValueError(
                 "EncoderDecoder expects token ids of shapes (batch_size, source_steps) and "
                 f"(batch_size, target_steps). Received: input_shape={(source_shape, target_shape)}"
             )
+        return source_shape, target_shape
+
+    def _build_layers(self, input_shape):
+        source_shape, target_shape = input_shape
         self.source_embedding.build(source_shape)
         self.target_embedding.build(target_shape)
         self.encoder.build((*source_shape, self.embed_dim))
@@ -163,7 +165,6 @@ class EncoderDecoder(OutputDTypeModel):
         features_shape = (*target_shape, 2 * self.units + self.embed_dim)
         self.padding_mask.build(features_shape)
         self.head.build(features_shape)
-        self.built = True
 
     def _encode(self, source, training=None):
         """The summary `c` and the decoder's initial state(s)."""

@@ -1,15 +1,14 @@
 """InceptionNet: a small GoogLeNet, optionally trained with auxiliary classifiers."""
 
-import contextlib
 import numbers
 
 import keras
 from keras import ops
 
+from kerasext import _validation as v
 from kerasext.api_export import kerasext_export
-from kerasext.layers import _validation as v
 from kerasext.layers.inception_block import InceptionBlock
-from kerasext.models._common import OutputDTypeModel, output_dtype
+from kerasext.models._common import KerasextModel, output_dtype
 
 #: GoogLeNet's table 1, one row per Inception module: (#1x1, #3x3 reduce, #3x3,
 #: #5x5 reduce, #5x5, pool proj), grouped by stage (3a-3b, 4a-4e, 5a-5b).
@@ -59,8 +58,19 @@ class _AuxiliaryClassifier(keras.layers.Layer):
         return self.head(self.dropout(self.dense(x), training=training))
 
 
+class _LossFunction(keras.losses.Loss):
+    """A loss function as a `keras.losses.Loss`: sample weights, reduction, tf.distribute scaling."""
+
+    def __init__(self, function):
+        super().__init__(name=getattr(function, "__name__", None))
+        self.function = function
+
+    def call(self, y_true, y_pred):
+        return self.function(y_true, y_pred)
+
+
 @kerasext_export
-class InceptionNet(OutputDTypeModel):
+class InceptionNet(KerasextModel):
     """A small GoogLeNet (Inception v1) for small images, with optional auxiliary classifiers.
 
     A 3x3 convolution stem (small images need no early downsampling), then
@@ -76,10 +86,13 @@ class InceptionNet(OutputDTypeModel):
     4d in GoogLeNet). While training, their losses (the compiled loss applied
     to their predictions, with the same sample weights) are added to the
     main loss with weight `aux_loss_weight` (0.3 in the paper); the reported
-    training `loss` is this total. `predict`, `evaluate`, calling the model
-    and the saved model use only the main head. The training step is Keras'
-    own, so loss scaling under mixed precision, sample weights and
-    tf.distribute work as for any model.
+    training `loss` is this total. Called with `training=True` (as Keras'
+    train step calls it), such a model returns `(main, [auxiliary, ...])`,
+    as torchvision's GoogLeNet does; `compute_loss` adds the auxiliary
+    losses and `compute_metrics` reads the main head. `predict`, `evaluate`,
+    calling the model otherwise and the saved model use only the main head.
+    The training step is Keras' own, so loss scaling under mixed precision,
+    sample weights, tf.distribute and every backend work as for any model.
 
     Args:
         num_classes: integer >= 2, number of classes.
@@ -102,7 +115,8 @@ class InceptionNet(OutputDTypeModel):
 
     Returns:
         Float32 class probabilities of shape `(batch_size, num_classes)`
-        (the main head only).
+        (the main head); with auxiliary classifiers and `training=True`,
+        the tuple `(main, [auxiliary, ...])` of such probabilities.
 
     Example:
 
@@ -122,28 +136,24 @@ class InceptionNet(OutputDTypeModel):
         https://arxiv.org/abs/1409.4842
     """
 
+    _input_rank, _input_layout = 4, "(batch_size, height, width, channels)"
+    _image_inputs_accepted = True
+
     def __init__(self, num_classes, width_multiplier=0.25, blocks_per_stage=(2, 5, 2),
                  stem_filters=32, dropout=0.4, aux_classifiers=False, aux_loss_weight=0.3,
                  **kwargs):
         super().__init__(**kwargs)
         v.check_num_classes(num_classes, allow_none=False)
-        if (isinstance(width_multiplier, bool) or not isinstance(width_multiplier, (int, float))
-                or width_multiplier <= 0):
-            raise ValueError(
-                "Invalid `width_multiplier` argument value. Expected a float > 0. "
-                f"Received: width_multiplier={width_multiplier!r}"
-            )
+        v.check_number("width_multiplier", width_multiplier, minimum=0, min_inclusive=False)
         counts = _as_tuple(blocks_per_stage)
         maximum = tuple(len(stage) for stage in GOOGLENET_STAGES)
         if (len(counts) != 3
                 or any(isinstance(n, bool) or not isinstance(n, numbers.Integral) for n in counts)
                 or counts[0] < 1 or counts[1] < 1
                 or any(n > m for n, m in zip(counts, maximum))):
-            raise ValueError(
-                "Invalid `blocks_per_stage` argument value. Expected three integers "
-                f"(stage 3, 4, 5) between (1, 1, 0) and {maximum}. "
-                f"Received: blocks_per_stage={blocks_per_stage!r}"
-            )
+            raise v.invalid_argument(
+                "blocks_per_stage", blocks_per_stage,
+                f"three integers (stage 3, 4, 5) between (1, 1, 0) and {maximum}")
         v.check_positive_int("stem_filters", stem_filters)
         v.check_rate("dropout", dropout)
         v.check_non_negative("aux_loss_weight", aux_loss_weight)
@@ -154,7 +164,6 @@ class InceptionNet(OutputDTypeModel):
         self.dropout = dropout
         self.aux_classifiers = bool(aux_classifiers)
         self.aux_loss_weight = aux_loss_weight
-        self._with_auxiliary_outputs = False
 
         policy = self.dtype_policy
         self.stem = keras.layers.Conv2D(stem_filters, 3, padding="same", activation="relu",
@@ -188,21 +197,8 @@ class InceptionNet(OutputDTypeModel):
 
     # ----------------------------------------------------------------- structure
 
-    def _image_shape(self, input_shape):
-        input_shape = tuple(input_shape)
-        if len(input_shape) == 3:
-            return (*input_shape, 1)
-        if len(input_shape) != 4:
-            raise ValueError(
-                "InceptionNet expects images of shape (batch_size, height, width, channels) "
-                f"or (batch_size, height, width). Received: input_shape={input_shape}"
-            )
-        return input_shape
-
-    def build(self, input_shape):
-        if self.built:  # built already (e.g. keras-tuner's Hyperband calls build_from_config
-            return  # on the model its HyperModel returned built): nothing to create again
-        shape = self._image_shape(input_shape)
+    def _build_layers(self, input_shape):
+        shape = input_shape
         self.stem.build(shape)
         shape = self.stem.compute_output_shape(shape)
         for stage_index, blocks in enumerate(self.stages):
@@ -218,13 +214,9 @@ class InceptionNet(OutputDTypeModel):
                     head.build(shape)
         self.pool.build(shape)
         self.head.build(self.pool.compute_output_shape(shape))
-        self.built = True
 
     def _forward(self, inputs, training=None, auxiliary=False):
-        x = inputs
-        if len(x.shape) == 3:
-            x = ops.expand_dims(x, -1)
-        x = self.stem(x)
+        x = self.stem(self._image_inputs(inputs))
         auxiliary_outputs = []
         for stage_index, blocks in enumerate(self.stages):
             if stage_index and blocks:
@@ -238,9 +230,10 @@ class InceptionNet(OutputDTypeModel):
         return outputs, auxiliary_outputs
 
     def call(self, inputs, training=None):
-        if self._with_auxiliary_outputs:
-            # Only while `train_step` traces: (main, [auxiliary, ...]).
-            return self._forward(inputs, training=training, auxiliary=True)
+        if training is True and self.auxiliary_heads:
+            # Training with auxiliary classifiers (as torchvision's GoogLeNet):
+            # (main, [auxiliary, ...]), which `compute_loss` and `compute_metrics` read.
+            return self._forward(inputs, training=True, auxiliary=True)
         return self._forward(inputs, training=training)[0]
 
     def compute_output_shape(self, input_shape):
@@ -248,42 +241,49 @@ class InceptionNet(OutputDTypeModel):
 
     # ----------------------------------------------------------------- training
 
-    @contextlib.contextmanager
-    def _auxiliary_outputs(self):
-        previous = self._with_auxiliary_outputs
-        self._with_auxiliary_outputs = True
-        try:
-            yield
-        finally:
-            self._with_auxiliary_outputs = previous
-
-    def train_step(self, *args, **kwargs):
-        """Keras' own train step, with the auxiliary heads' outputs exposed to `compute_loss`.
-
-        The flag is read while the step is traced, so the compiled step
-        computes the auxiliary heads and nothing else does.
-        """
-        if not self.auxiliary_heads:
-            return super().train_step(*args, **kwargs)
-        with self._auxiliary_outputs():
-            return super().train_step(*args, **kwargs)
-
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
-        if not self._with_auxiliary_outputs:
+        """The compiled loss of the main head, plus `aux_loss_weight` times each auxiliary one.
+
+        Keras' train step (on every backend) calls the model with
+        `training=True`, which gives `(main, [auxiliary, ...])` when there are
+        auxiliary heads; `evaluate` calls it with `training=False` and gets the
+        main head only, whose loss is the compiled loss alone. Each auxiliary
+        loss is the compiled loss function applied to that head's
+        predictions, with the same sample weights, reduction and
+        tf.distribute scaling as the main one.
+        """
+        if not isinstance(y_pred, tuple):
             return super().compute_loss(x, y, y_pred, sample_weight, training=training)
         y_pred, auxiliary_outputs = y_pred
         loss = super().compute_loss(x, y, y_pred, sample_weight, training=training)
-        if self._compile_loss is not None:
+        auxiliary_loss = self._auxiliary_loss_function()
+        if auxiliary_loss is not None:
+            weight = ops.cast(self.aux_loss_weight, loss.dtype)
             for auxiliary in auxiliary_outputs:
-                # The compiled loss object reduces and scales for tf.distribute
-                # exactly as for the main head.
-                auxiliary_loss = self._compile_loss(y, auxiliary, sample_weight)
-                loss = loss + ops.cast(self.aux_loss_weight, loss.dtype) * ops.cast(
-                    auxiliary_loss, loss.dtype)
+                loss = loss + weight * ops.cast(auxiliary_loss(y, auxiliary, sample_weight),
+                                                loss.dtype)
+        return loss
+
+    def _auxiliary_loss_function(self):
+        """The compiled loss (`compile(loss=...)`) as a `keras.losses.Loss`; None without one."""
+        loss = getattr(self, "loss", None)
+        if isinstance(loss, (list, tuple)) and len(loss) == 1:
+            loss = loss[0]
+        if loss is None:
+            return None
+        if isinstance(loss, dict):
+            raise ValueError(
+                "InceptionNet has one output: compile it with one loss, not a dict. "
+                f"Received: loss={loss!r}"
+            )
+        loss = keras.losses.get(loss)
+        if not isinstance(loss, keras.losses.Loss):
+            # As `compile` wraps a loss function: mean over the batch ("sum_over_batch_size").
+            loss = _LossFunction(loss)
         return loss
 
     def compute_metrics(self, x, y, y_pred, sample_weight=None):
-        if self._with_auxiliary_outputs:
+        if isinstance(y_pred, tuple):
             y_pred = y_pred[0]
         return super().compute_metrics(x, y, y_pred, sample_weight=sample_weight)
 

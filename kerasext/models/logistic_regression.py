@@ -2,8 +2,9 @@
 
 import keras
 
+from kerasext import _validation as v
 from kerasext.api_export import kerasext_export
-from kerasext.layers import _validation as v
+from kerasext.layers._regularizers import l1_l2
 from kerasext.models._common import LinearModel, output_dtype
 
 
@@ -66,7 +67,7 @@ class LogisticRegression(LinearModel):
         self.linear = keras.layers.Dense(
             1 if binary else num_classes,
             activation="sigmoid" if binary else "softmax",
-            kernel_regularizer=v.l1_l2(l1, l2),
+            kernel_regularizer=l1_l2(l1, l2),
             dtype=output_dtype(self.dtype_policy),
             name="linear",
         )

@@ -1,14 +1,15 @@
 """RecurrentNet: a RecurrentBlock and a softmax (or regression) head."""
 
 
+from kerasext import _validation as v
 from kerasext.api_export import kerasext_export
-from kerasext.layers import _validation as v
+from kerasext.layers._regularizers import l1_l2
 from kerasext.layers.recurrent_block import CELLS, RecurrentBlock
-from kerasext.models._common import OutputDTypeModel, check_input_rank, classification_head
+from kerasext.models._common import KerasextModel, classification_head
 
 
 @kerasext_export
-class RecurrentNet(OutputDTypeModel):
+class RecurrentNet(KerasextModel):
     """A recurrent network: stacked SimpleRNN / LSTM / GRU layers and a dense head.
 
     With its defaults this is the tutorial's RNN: two `SimpleRNN(32)` layers
@@ -62,6 +63,8 @@ class RecurrentNet(OutputDTypeModel):
         - [Hochreiter & Schmidhuber, 1997](https://doi.org/10.1162/neco.1997.9.8.1735)
     """
 
+    _input_rank, _input_layout = 3, "(batch_size, timesteps, features)"
+
     def __init__(
         self,
         num_classes,
@@ -103,16 +106,12 @@ class RecurrentNet(OutputDTypeModel):
         )
         self.supports_masking = True
         self.head = classification_head(
-            num_classes, self.dtype_policy, kernel_regularizer=v.l1_l2(l1, l2)
+            num_classes, self.dtype_policy, kernel_regularizer=l1_l2(l1, l2)
         )
 
-    def build(self, input_shape):
-        if self.built:  # built already (e.g. keras-tuner's Hyperband calls build_from_config
-            return  # on the model its HyperModel returned built): nothing to create again
-        check_input_rank(self, input_shape, 3, "(batch_size, timesteps, features)")
+    def _build_layers(self, input_shape):
         self.recurrent.build(input_shape)
         self.head.build(self.recurrent.compute_output_shape(input_shape))
-        self.built = True
 
     def call(self, inputs, mask=None, training=None):
         return self.head(self.recurrent(inputs, mask=mask, training=training))

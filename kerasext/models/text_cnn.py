@@ -3,10 +3,10 @@
 import keras
 from keras import ops
 
+from kerasext import _validation as v
 from kerasext.api_export import kerasext_export
-from kerasext.layers import _validation as v
 from kerasext.layers.parallel_conv import ParallelConv1D
-from kerasext.models._common import OutputDTypeModel, output_dtype
+from kerasext.models._common import KerasextModel, output_dtype
 
 
 def masked_max_over_time(features, mask):
@@ -18,7 +18,7 @@ def masked_max_over_time(features, mask):
 
 
 @kerasext_export
-class TextCNN(OutputDTypeModel):
+class TextCNN(KerasextModel):
     """Kim (2014)'s CNN for sentence classification.
 
     Token ids are embedded, convolved with filters of several widths side by
@@ -69,6 +69,8 @@ class TextCNN(OutputDTypeModel):
         EMNLP 2014. https://arxiv.org/abs/1408.5882
     """
 
+    _input_rank, _input_layout = 2, "(batch_size, steps) of token ids"
+
     def __init__(self, vocab_size, num_classes, embed_dim=128, kernel_sizes=(3, 4, 5),
                  filters=100, dropout=0.5, max_norm=3.0, **kwargs):
         super().__init__(**kwargs)
@@ -101,19 +103,10 @@ class TextCNN(OutputDTypeModel):
             name="head",
         )
 
-    def build(self, input_shape):
-        if self.built:  # built already (e.g. keras-tuner's Hyperband calls build_from_config
-            return  # on the model its HyperModel returned built): nothing to create again
-        input_shape = tuple(input_shape)
-        if len(input_shape) != 2:
-            raise ValueError(
-                "TextCNN expects token ids of shape (batch_size, steps). "
-                f"Received: input_shape={input_shape}"
-            )
+    def _build_layers(self, input_shape):
         self.embedding.build(input_shape)
         self.convolutions.build((*input_shape, self.embed_dim))
         self.head.build((input_shape[0], self.filters * len(self.convolutions.kernel_sizes)))
-        self.built = True
 
     def call(self, inputs, training=None):
         inputs = ops.cast(inputs, "int32")

@@ -3,15 +3,15 @@
 import keras
 from keras import ops
 
+from kerasext import _validation as v
 from kerasext.api_export import kerasext_export
-from kerasext.layers import _validation as v
 from kerasext.layers.positional_embedding import POSITION_ENCODINGS, PositionalEmbedding
 from kerasext.layers.transformer_encoder_block import TransformerEncoderBlock
-from kerasext.models._common import OutputDTypeModel, output_dtype
+from kerasext.models._common import KerasextModel, output_dtype
 
 
 @kerasext_export
-class TransformerClassifier(OutputDTypeModel):
+class TransformerClassifier(KerasextModel):
     """A Transformer encoder text classifier.
 
     Tokens are embedded with their positions (`PositionalEmbedding`), go
@@ -63,6 +63,8 @@ class TransformerClassifier(OutputDTypeModel):
         https://arxiv.org/abs/1706.03762
     """
 
+    _input_rank, _input_layout = 2, "(batch_size, steps) of token ids"
+
     def __init__(self, vocab_size, sequence_length, num_classes, embed_dim=64, num_heads=4,
                  ff_dim=128, num_layers=2, dropout=0.1, position_encoding="sinusoidal", **kwargs):
         super().__init__(**kwargs)
@@ -97,16 +99,12 @@ class TransformerClassifier(OutputDTypeModel):
         self.head = keras.layers.Dense(num_classes, activation="softmax",
                                        dtype=output_dtype(policy), name="head")
 
-    def build(self, input_shape):
-        if self.built:  # built already (e.g. keras-tuner's Hyperband calls build_from_config
-            return  # on the model its HyperModel returned built): nothing to create again
-        input_shape = tuple(input_shape)
+    def _build_layers(self, input_shape):
         self.embedding.build(input_shape)
         hidden_shape = (*input_shape, self.embed_dim)
         for block in self.encoder_blocks:
             block.build(hidden_shape)
         self.head.build((input_shape[0], self.embed_dim))
-        self.built = True
 
     def call(self, inputs, training=None):
         inputs = ops.cast(inputs, "int32")

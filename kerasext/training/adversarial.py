@@ -3,15 +3,17 @@
 import keras
 from keras import ops
 
+from kerasext._validation import (
+    check_bool,
+    check_choice,
+    check_number,
+    check_positive_int,
+    invalid_argument,
+)
 from kerasext.api_export import kerasext_export
 from kerasext.training.train_step import TrainStep, update_mean_tracker
 
 METHODS = ("fgsm", "pgd")
-_METHODS_TEXT = "{" + ", ".join(repr(m) for m in METHODS) + "}"
-
-
-def _is_number(value):
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 @kerasext_export
@@ -117,46 +119,17 @@ class AdversarialTraining(TrainStep):
         seed=None,
         **kwargs,
     ):
-        if not _is_number(epsilon) or epsilon <= 0:
-            raise ValueError(
-                "Invalid `epsilon` argument value. Expected a number > 0. "
-                f"Received: epsilon={epsilon!r}"
-            )
-        if method not in METHODS:
-            raise ValueError(
-                f"Invalid `method` argument value. Expected one of {_METHODS_TEXT}. "
-                f"Received: method={method!r}"
-            )
-        if not isinstance(steps, int) or isinstance(steps, bool) or steps < 1:
-            raise ValueError(
-                f"Invalid `steps` argument value. Expected an integer >= 1. Received: steps={steps!r}"
-            )
-        if step_size is not None and (not _is_number(step_size) or step_size <= 0):
-            raise ValueError(
-                "Invalid `step_size` argument value. Expected a number > 0 or None. "
-                f"Received: step_size={step_size!r}"
-            )
-        if not _is_number(adversarial_weight) or not 0 <= adversarial_weight <= 1:
-            raise ValueError(
-                "Invalid `adversarial_weight` argument value. Expected a number in [0, 1]. "
-                f"Received: adversarial_weight={adversarial_weight!r}"
-            )
-        if not isinstance(random_start, bool):
-            raise ValueError(
-                "Invalid `random_start` argument value. Expected one of {True, False}. "
-                f"Received: random_start={random_start!r}"
-            )
-        for name, value in (("clip_min", clip_min), ("clip_max", clip_max)):
-            if value is not None and not _is_number(value):
-                raise ValueError(
-                    f"Invalid `{name}` argument value. Expected a number or None. "
-                    f"Received: {name}={value!r}"
-                )
+        check_number("epsilon", epsilon, minimum=0, min_inclusive=False)
+        check_choice("method", method, METHODS)
+        check_positive_int("steps", steps)
+        check_number("step_size", step_size, minimum=0, min_inclusive=False, allow_none=True)
+        check_number("adversarial_weight", adversarial_weight, minimum=0, maximum=1)
+        check_bool("random_start", random_start)
+        check_number("clip_min", clip_min, allow_none=True)
+        check_number("clip_max", clip_max, allow_none=True)
         if clip_min is not None and clip_max is not None and clip_min >= clip_max:
-            raise ValueError(
-                "Invalid `clip_min` / `clip_max` argument values. Expected clip_min < clip_max. "
-                f"Received: clip_min={clip_min!r}, clip_max={clip_max!r}"
-            )
+            raise invalid_argument("clip_max", clip_max,
+                                     f"a number > clip_min (clip_min={clip_min!r})")
         super().__init__(model, **kwargs)
         self.epsilon = epsilon
         self.method = method

@@ -3,6 +3,7 @@
 import keras
 from keras import ops
 
+from kerasext._validation import check_bool, check_non_negative
 from kerasext.api_export import kerasext_export
 from kerasext.training import _backend
 from kerasext.training.train_step import TrainStep, update_mean_tracker
@@ -88,19 +89,9 @@ class SAM(TrainStep):
     _train_only_metrics = ("perturbed_loss", "sharpness")
 
     def __init__(self, model, rho=0.05, adaptive=False, eta=0.01, **kwargs):
-        if not isinstance(rho, (int, float)) or isinstance(rho, bool) or rho < 0:
-            raise ValueError(
-                f"Invalid `rho` argument value. Expected a number >= 0. Received: rho={rho!r}"
-            )
-        if not isinstance(adaptive, bool):
-            raise ValueError(
-                "Invalid `adaptive` argument value. Expected one of {True, False}. "
-                f"Received: adaptive={adaptive!r}"
-            )
-        if not isinstance(eta, (int, float)) or isinstance(eta, bool) or eta < 0:
-            raise ValueError(
-                f"Invalid `eta` argument value. Expected a number >= 0. Received: eta={eta!r}"
-            )
+        check_non_negative("rho", rho)
+        check_bool("adaptive", adaptive)
+        check_non_negative("eta", eta)
         super().__init__(model, **kwargs)
         self.rho = float(rho)
         self.adaptive = adaptive

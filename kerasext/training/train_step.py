@@ -5,6 +5,7 @@ import warnings
 import keras
 from keras import ops
 
+from kerasext._validation import invalid_argument
 from kerasext.api_export import kerasext_export
 from kerasext.training import _backend
 
@@ -131,9 +132,7 @@ class TrainStep(keras.Model):
 
     def __init__(self, model, **kwargs):
         if not isinstance(model, keras.layers.Layer):
-            raise ValueError(
-                f"Invalid `model` argument value. Expected a keras.Model. Received: model={model!r}"
-            )
+            raise invalid_argument("model", model, "a keras.Model")
         kwargs.setdefault("dtype", model.dtype_policy)
         super().__init__(**kwargs)
         self.model = model

@@ -10,21 +10,13 @@ import keras_tuner
 from keras_tuner.engine import metrics_tracking
 
 from kerasext import _compat
+from kerasext import _validation as v
+from kerasext._direction import metric_direction
 from kerasext._memory import SessionReleaser
 from kerasext.tuning import space as space_lib
 
 #: Names of the hyperparameters of the shared training group.
 TRAINING_NAMES = ("optimizer", "learning_rate", "momentum", "weight_decay", "batch_size")
-
-
-def _direction_of(metric):
-    """"max" / "min" for a metric object that says which way is better, else None."""
-    direction = _compat.metric_direction(metric)
-    if direction in ("up", "max"):
-        return "max"
-    if direction in ("down", "min"):
-        return "min"
-    return None
 
 
 def _is_array_like(x):
@@ -93,18 +85,10 @@ class KerasextHyperModel(keras_tuner.HyperModel):
     ):
         super().__init__(name=name, tunable=tunable)
         if fixed is not None and not isinstance(fixed, dict):
-            raise ValueError(
-                "Invalid `fixed` argument value. Expected a dict {name: value}. "
-                f"Received: fixed={fixed!r}"
-            )
-        if seed is not None and not isinstance(seed, int):
-            raise ValueError(f"Invalid `seed` argument value. Expected an int or None. "
-                             f"Received: seed={seed!r}")
-        if not isinstance(early_stopping_patience, int) or early_stopping_patience < 0:
-            raise ValueError(
-                "Invalid `early_stopping_patience` argument value. Expected an integer >= 0. "
-                f"Received: early_stopping_patience={early_stopping_patience!r}"
-            )
+            raise v.invalid_argument("fixed", fixed, "a dict {name: value}")
+        v.check_number("seed", seed, integer=True, allow_none=True)
+        v.check_number("early_stopping_patience", early_stopping_patience, minimum=0,
+                       integer=True)
         self.fixed = dict(fixed or {})
         self.metrics = metrics
         self.early_stopping = bool(early_stopping)
@@ -118,10 +102,9 @@ class KerasextHyperModel(keras_tuner.HyperModel):
             known = {hp.name for hp in explore(_Unpinned(self))}
             unknown = sorted(set(self.fixed) - known)
             if unknown:
-                raise ValueError(
-                    f"Invalid `fixed` argument value. Unknown hyperparameter(s) {unknown}. "
-                    f"Expected names among {sorted(known)}. Received: fixed={self.fixed!r}"
-                )
+                raise v.invalid_argument(
+                    "fixed", self.fixed,
+                    f"hyperparameter names among {sorted(known)}; unknown: {unknown}")
 
     # ------------------------------------------------------------------ to implement
 
@@ -201,7 +184,7 @@ class KerasextHyperModel(keras_tuner.HyperModel):
         directions = {}
         for metric in self._compile_metrics():
             if isinstance(metric, keras.metrics.Metric):
-                direction = _direction_of(metric)
+                direction = metric_direction(metric)
                 if direction is None:
                     direction = metrics_tracking.infer_metric_direction(metric)
                 if direction is not None:

@@ -10,6 +10,7 @@ import keras_tuner
 import numpy as np
 
 from kerasext import _compat, model_selection
+from kerasext import _validation as v
 
 # Positional arguments of `search(...)` follow `keras.Model.fit`'s order.
 _FIT_PARAMETERS = [
@@ -155,13 +156,7 @@ class CrossValidated:
                 "with cv=sklearn.model_selection.RepeatedKFold(...)). "
                 f"Received: executions_per_trial={kwargs['executions_per_trial']}"
             )
-        if cv_seed is not None and (
-            not isinstance(cv_seed, (int, np.integer)) or isinstance(cv_seed, bool)
-        ):
-            raise ValueError(
-                "Invalid `cv_seed` argument value. Expected an integer or None. "
-                f"Received: cv_seed={cv_seed!r}"
-            )
+        v.check_number("cv_seed", cv_seed, integer=True, allow_none=True)
         self.cv = self._check_cv(cv)
         self.cv_seed = cv_seed
         self.validation_fraction = model_selection.check_validation_fraction(

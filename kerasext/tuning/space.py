@@ -2,6 +2,8 @@
 
 import keras
 
+from kerasext import _validation as v
+
 #: Optimizers of the shared training group (all take `weight_decay`, decoupled as in AdamW).
 OPTIMIZERS = ("adam", "sgd", "rmsprop")
 
@@ -105,7 +107,4 @@ def make_optimizer(training):
         return keras.optimizers.RMSprop(**kwargs)
     if name == "adam":
         return keras.optimizers.Adam(**kwargs)
-    raise ValueError(
-        f"Invalid `optimizer` argument value. Expected one of {set(OPTIMIZERS)}. "
-        f"Received: optimizer={name!r}"
-    )
+    raise v.invalid_argument("optimizer", name, f"one of {v.format_choices(OPTIMIZERS)}")

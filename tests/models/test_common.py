@@ -7,6 +7,8 @@ the shape that `call` returns. No eager call here: on JAX each would compile
 every op anew.
 """
 
+import re
+
 import keras
 import pytest
 
@@ -55,3 +57,52 @@ def test_symbolic_outputs_are_float32_with_the_call_shape(name, policy):
         assert tuple(outputs.shape) == (None, *output_shape)
         assert keras.backend.standardize_dtype(outputs.dtype) == "float32", policy
 
+
+
+def _batch_shapes(input_spec):
+    if isinstance(input_spec, list):
+        return [(2, *shape) for shape, _ in input_spec]
+    return (2, *input_spec[0])
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_build_again_creates_nothing(name):
+    # keras-tuner's Hyperband calls build_from_config on the model its HyperModel returned
+    # built: the same variables must stay, none added.
+    make, input_spec, _ = CASES[name]
+    model = make()
+    model.build(_batch_shapes(input_spec))
+    variables = [id(variable) for variable in model.variables]
+    assert variables
+    model.build(_batch_shapes(input_spec))
+    model.build_from_config(model.get_build_config())
+    assert [id(variable) for variable in model.variables] == variables
+
+
+@pytest.mark.parametrize("make, shape, rank", [
+    (lambda: kx.models.ConvNet(3, filters=(2,), dense_units=()), (2, 4), 4),
+    (lambda: kx.models.InceptionNet(3, width_multiplier=0.02, blocks_per_stage=(1, 1, 0),
+                                    stem_filters=2), (2, 4, 4, 1, 1), 4),
+    (lambda: kx.models.TextCNN(10, 3, kernel_sizes=(2,), filters=2), (2, 6, 1), 2),
+    (lambda: kx.models.TransformerClassifier(10, 8, 3, embed_dim=4, num_heads=1, ff_dim=4,
+                                             num_layers=1), (2,), 2),
+    (lambda: kx.models.RecurrentNet(3, units=(2,)), (2, 5), 3),
+])
+def test_wrong_input_rank_names_the_model_and_the_shape(make, shape, rank):
+    model = make()
+    with pytest.raises(ValueError, match=rf"{type(model).__name__} expects inputs of rank "
+                                         rf"{rank} .*Received: input_shape={re.escape(str(shape))}"):
+        model.build(shape)
+
+
+@pytest.mark.parametrize("make", [
+    lambda: kx.models.ConvNet(3, filters=(2,), dense_units=()),
+    lambda: kx.models.InceptionNet(3, width_multiplier=0.02, blocks_per_stage=(1, 1, 0),
+                                   stem_filters=2),
+])
+def test_grayscale_images_are_built_with_one_channel(make):
+    grayscale, explicit = make(), make()
+    grayscale.build((2, 8, 8))
+    explicit.build((2, 8, 8, 1))
+    assert ([tuple(w.shape) for w in grayscale.weights]
+            == [tuple(w.shape) for w in explicit.weights])

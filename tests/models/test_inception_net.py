@@ -53,7 +53,10 @@ def test_auxiliary_losses_enter_training_with_weight_0_3():
     set_random_seed(0)
     model = _without_dropout(kx.models.InceptionNet(**TINY, dropout=0.0, aux_classifiers=True))
     model.build(x.shape)
-    main, auxiliary = model._forward(x, training=True, auxiliary=True)
+    # Called as Keras' train step calls it (torchvision's GoogLeNet convention).
+    main, auxiliary = model(x, training=True)
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(main),
+                               keras.ops.convert_to_numpy(model(x)), rtol=1e-5, atol=1e-7)
     main = keras.ops.convert_to_numpy(main)
     auxiliary = keras.ops.convert_to_numpy(keras.ops.stack(auxiliary))
     assert auxiliary.shape == (2, 8, 3)
@@ -81,6 +84,28 @@ def test_auxiliary_losses_enter_training_with_weight_0_3():
     after = [w.numpy() for head in model.auxiliary_heads for w in head.trainable_weights]
     changed = [not np.allclose(a, b) for a, b in zip(head_weights, after)]
     assert all(changed), changed
+
+
+def test_compute_loss_adds_the_weighted_auxiliary_losses_of_the_compiled_loss():
+    # The same forward pass gives both: the loss is Keras' own loss object on the main
+    # head plus aux_loss_weight times the same loss on each auxiliary head.
+    x, y = images(4)
+    weights = np.array([1.0, 0.5, 2.0, 0.0], "float32")
+    model = kx.models.InceptionNet(**TINY, aux_classifiers=True, aux_loss_weight=0.7)
+    model.compile(optimizer="sgd", loss=keras.losses.SparseCategoricalCrossentropy())
+    y_pred = model(x, training=True)
+    main, auxiliary = y_pred
+    assert len(auxiliary) == 2
+    reference = keras.losses.SparseCategoricalCrossentropy()
+    expected = reference(y, main, weights) + sum(0.7 * reference(y, a, weights)
+                                                 for a in auxiliary)
+    got = model.compute_loss(x, y, y_pred, weights, training=True)
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(got),
+                               keras.ops.convert_to_numpy(expected), rtol=1e-6)
+    # The main head alone (evaluate): the compiled loss alone.
+    got = model.compute_loss(x, y, main, weights, training=False)
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(got),
+                               keras.ops.convert_to_numpy(reference(y, main, weights)), rtol=1e-6)
 
 
 def test_auxiliary_heads_are_absent_from_predict_evaluate_and_saved_model(tmp_path):

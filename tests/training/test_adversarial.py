@@ -236,11 +236,11 @@ def test_invalid_arguments():
     for kwargs, match in (
         ({"epsilon": 0.0}, "Invalid `epsilon` argument value"),
         ({"epsilon": 0.1, "method": "cw"},
-         "Invalid `method` argument value. Expected one of {'fgsm', 'pgd'}"),
+         "Invalid `method` argument value. Expected one of ('fgsm', 'pgd')"),
         ({"epsilon": 0.1, "steps": 0}, "Invalid `steps` argument value"),
         ({"epsilon": 0.1, "step_size": -1.0}, "Invalid `step_size` argument value"),
         ({"epsilon": 0.1, "adversarial_weight": 1.5}, "Invalid `adversarial_weight`"),
-        ({"epsilon": 0.1, "clip_min": 1.0, "clip_max": 0.0}, "clip_min < clip_max"),
+        ({"epsilon": 0.1, "clip_min": 1.0, "clip_max": 0.0}, "Invalid `clip_max` argument value. Expected a number > clip_min (clip_min=1.0)"),
     ):
         with pytest.raises(ValueError, match=re.escape(match)):
             kx.training.AdversarialTraining(model, **kwargs)

@@ -54,7 +54,7 @@ def test_fixed_value_reaches_the_model_and_the_optimizer():
 
 
 def test_unknown_fixed_name_raises():
-    with pytest.raises(ValueError, match="Unknown hyperparameter.*'units_typo'"):
+    with pytest.raises(ValueError, match=r"Invalid `fixed` argument value.*unknown: \['units_typo'\]"):
         T.HyperConvNet((8, 8), 4, fixed={"units_typo": 3})
     with pytest.raises(ValueError, match="Invalid `fixed` argument value"):
         T.HyperConvNet((8, 8), 4, fixed=[("filters", 16)])
