@@ -58,7 +58,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from kerasext._compat import set_random_seed
+from kerasext._compat import direct_sublayers, set_random_seed
 
 MIXED_POLICIES = ("mixed_float16", "mixed_bfloat16")
 BACKEND = keras.backend.backend()
@@ -176,9 +176,17 @@ def _assert_close_to_float32(component, policy_name, actual, expected):
         atol=MIXED_TOLERANCE[policy_name] * scale, what=f"{policy_name} outputs")
 
 
+def _all_sublayers(layer):
+    """Every nested sublayer of `layer` (through kerasext._compat, the one home of the private
+    walk Keras itself uses)."""
+    for child in direct_sublayers(layer):
+        yield child
+        yield from _all_sublayers(child)
+
+
 def _check_sublayer_policies(component, check, root, policy, float32_sublayers=()):
     """keras-hub's run_precision_test: every sublayer computes and stores under `policy`."""
-    for layer in root._flatten_layers(include_self=False, recursive=True):
+    for layer in _all_sublayers(root):
         if isinstance(layer, (keras.layers.InputLayer, keras.layers.Softmax)):
             continue  # MultiHeadAttention's softmax computes in float32 under mixed_float16
         if layer.name in float32_sublayers and layer.compute_dtype == "float32":
@@ -224,7 +232,7 @@ def _tmp_path(filename):
 
 
 def _assert_no_lambda(model, component):
-    for layer in model._flatten_layers(include_self=True, recursive=True):
+    for layer in [model, *_all_sublayers(model)]:
         if isinstance(layer, keras.layers.Lambda):
             _fail(
                 component,
