@@ -29,7 +29,7 @@ def _is_real(value):
     return isinstance(value, numbers.Real) and not isinstance(value, bool)
 
 
-def _is_int(value):
+def is_int(value):
     return isinstance(value, numbers.Integral) and not isinstance(value, bool)
 
 
@@ -74,7 +74,7 @@ def check_number(name, value, *, minimum=None, maximum=None, min_inclusive=True,
     """
     if value is None and allow_none:
         return value
-    valid = _is_int(value) if integer else _is_real(value) and math.isfinite(value)
+    valid = is_int(value) if integer else _is_real(value) and math.isfinite(value)
     if valid and minimum is not None:
         valid = value >= minimum if min_inclusive else value > minimum
     if valid and maximum is not None:
@@ -129,7 +129,7 @@ def as_positive_int_tuple(name, value, *, allow_empty=False, lengths=None, expec
     without its batch axis); any length when None. `expected` replaces the
     default description in the error message.
     """
-    values = (value,) if _is_int(value) and lengths is None else value
+    values = (value,) if is_int(value) and lengths is None else value
     try:
         values = tuple(values) if not isinstance(values, (str, bytes)) else None
     except TypeError:
@@ -138,7 +138,7 @@ def as_positive_int_tuple(name, value, *, allow_empty=False, lengths=None, expec
         values is None
         or (not values and not allow_empty)
         or (lengths is not None and len(values) not in lengths)
-        or any(not _is_int(v) or v < 1 for v in values)
+        or any(not is_int(v) or v < 1 for v in values)
     ):
         if expected is None:
             if lengths is not None:
@@ -155,7 +155,7 @@ def check_num_classes(value, *, allow_none=True, minimum=2, none_means="regressi
     """A class count >= `minimum`; `None` too when `allow_none` (it means `none_means`)."""
     if value is None and allow_none:
         return value
-    if not _is_int(value) or value < minimum:
+    if not is_int(value) or value < minimum:
         expected = f"an integer >= {minimum}"
         if allow_none:
             expected += f" or None ({none_means})" if none_means else " or None"

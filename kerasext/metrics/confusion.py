@@ -19,6 +19,7 @@ import keras
 import numpy as np
 from keras import ops
 
+from kerasext import _validation
 from kerasext.metrics import _checks, _doublefloat, _eager, _inputs, _samples
 
 TASKS = ("binary", "multiclass", "multilabel")
@@ -36,13 +37,13 @@ TP, PREDICTED, ACTUAL = 0, 1, 2
 
 
 def invalid_argument(name, expected, value):
-    return ValueError(
-        f"Invalid `{name}` argument value. Expected {expected}. Received: {name}={value!r}"
-    )
+    """kerasext's one argument error (`kerasext._validation`), in the metrics' argument order."""
+    return _validation.invalid_argument(name, value, expected)
 
 
 def is_int(value):
-    return isinstance(value, int) and not isinstance(value, bool)
+    """An int, not a bool (`kerasext._validation`'s test)."""
+    return _validation.is_int(value)
 
 
 def resolve_task(task, num_classes, tasks=TASKS, why=""):
