@@ -33,7 +33,7 @@ Reference:
 import math
 
 import keras
-from keras import ops
+from kerasext.metrics._fast import ops
 
 #: The dtype of both parts of a pair, and so of every metric state variable (TPUs and JAX
 #: without x64 have no float64; two float32 numbers hold 48 bits).
@@ -95,6 +95,17 @@ def add(x, y):
     t, f = two_sum(x[1], y[1])
     s, e = fast_two_sum(s, e + t)
     return fast_two_sum(s, e + f)
+
+
+def add_whole(x, y):
+    """x + y for pairs of whole numbers (unweighted counts): 11 operations instead of 20.
+
+    Exact when every part is a whole number and the sum is below 2**48 (the
+    low parts are then whole numbers below 2**24 whose float32 sum is exact).
+    For other pairs it is Dekker's add2, within about 2**-47 of |x| + |y|.
+    """
+    s, e = two_sum(x[0], y[0])
+    return fast_two_sum(s, e + (x[1] + y[1]))
 
 
 def from_float32(values):
@@ -173,7 +184,25 @@ def _scatter_add(ids, values, num_segments):
     return ops.scatter_update(zero, ops.expand_dims(ids, 1), values, reduction="add")
 
 
-def segment_sums(ids, num_segments, values=None):
+def _count_ids(ids, num_segments):
+    """int32 number of times each id in [0, num_segments) occurs.
+
+    One native op where the backend has one (a metric runs this every step:
+    `ops.scatter_update` costs four graph ops on TensorFlow and ~30 us on torch).
+    """
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        return tf.math.unsorted_segment_sum(tf.ones_like(ids), ids, num_segments)
+    if backend == "torch" and ids.device.type != "meta":
+        import torch
+
+        return torch.bincount(ids, minlength=num_segments).to(torch.int32)
+    return _scatter_add(ids, ops.ones_like(ids, dtype="int32"), num_segments)
+
+
+def segment_sums(ids, num_segments, values=None, shape=None):
     """Per-segment sums as pairs (hi, lo) of shape (num_segments,).
 
     Args:
@@ -181,6 +210,8 @@ def segment_sums(ids, num_segments, values=None):
             collects what must not be counted and is dropped.
         num_segments: a Python int.
         values: None (each position counts 1), or float32 (n,).
+        shape: the shape of each returned part (its size `num_segments`);
+            defaults to `(num_segments,)`.
 
     Unit counts are exact. Weighted sums are exact but for the bits of each
     value below 2**-(K B) of its cell's largest value (see `digit_rounds`),
@@ -188,7 +219,9 @@ def segment_sums(ids, num_segments, values=None):
     """
     size = num_segments + 1
     if values is None:
-        counts = _scatter_add(ids, ops.ones_like(ids, dtype="int32"), size)[:num_segments]
+        counts = _count_ids(ids, size)[:num_segments]
+        if shape is not None:
+            counts = ops.reshape(counts, shape)  # one reshape, before the pair is made
         return _int32_to_pair(counts)
 
     static_n = values.shape[0]
@@ -229,7 +262,10 @@ def segment_sums(ids, num_segments, values=None):
         cell_unit = cell_unit / digit_range
     lo = lo + _scatter_add(ids, remainder, size)
     hi, lo = fast_two_sum(hi, lo)
-    return hi[:num_segments], lo[:num_segments]
+    hi, lo = hi[:num_segments], lo[:num_segments]
+    if shape is not None:
+        hi, lo = ops.reshape(hi, shape), ops.reshape(lo, shape)
+    return hi, lo
 
 
 def _int32_to_pair(counts):
@@ -318,6 +354,16 @@ def divide(numerator, denominator, denominator_halves=None):
 
 
 # --------------------------------------------------------------------------- reading
+
+
+def read_as(variable, dtype):
+    """A pair variable as hi + lo in `dtype` (see `to_dtype`), in two ops when it is one part."""
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        if isinstance(variable.value, tf.distribute.DistributedValues):
+            return to_dtype(read(variable), dtype)
+    return ops.sum(ops.cast(ops.convert_to_tensor(variable), dtype), axis=0)
 
 
 def read(variable):

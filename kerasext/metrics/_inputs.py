@@ -10,7 +10,7 @@ import math
 
 import keras
 import numpy as np
-from keras import ops
+from kerasext.metrics._fast import ops
 
 from kerasext._compat import get_keras_mask  # noqa: F401 - read as _inputs.get_keras_mask
 from kerasext.metrics import _checks, _doublefloat
@@ -31,6 +31,17 @@ def static_shape(x):
         raise ValueError(
             f"kerasext metrics need tensors of known rank; received a tensor of shape {x.shape}"
         ) from None
+
+
+def flat(x, columns=None):
+    """x reshaped to (-1,) or (-1, columns); no op when it already has that rank.
+
+    A metric's update runs every step, and a reshape is a graph op (a few us
+    each on TensorFlow's executor, more through `keras.ops` on torch).
+    """
+    if columns is None:
+        return x if len(x.shape) == 1 else ops.reshape(x, (-1,))
+    return x if len(x.shape) == 2 else ops.reshape(x, (-1, columns))
 
 
 def fits(shape, expected):
@@ -183,8 +194,8 @@ def standardize(y_true, y_pred, weight, mask, *, task, num_classes, threshold, f
             raise _shape_error(task, num_classes, true_shape, pred_shape, [lead, lead + (1,)],
                                _binary_hint(task_given, pred_shape))
         reference = ops.squeeze(y_pred, axis=-1) if squeeze else y_pred
-        scores = ops.reshape(ops.cast(reference, "float32"), (-1,))
-        raw = ops.reshape(y_true, (-1,))
+        scores = flat(ops.cast(reference, "float32"))
+        raw = flat(y_true)
         labels = ops.cast(raw, "float32")
         pred = ops.cast(ops.greater(scores, cut), "int32")
         true = ops.cast(ops.greater(labels, 0.5), "int32")
@@ -203,11 +214,11 @@ def standardize(y_true, y_pred, weight, mask, *, task, num_classes, threshold, f
             )
         lead = pred_shape[:-1]
         reference = None  # built only when a sample weight or a mask needs it
-        scores = ops.reshape(y_pred, (-1, num_classes))
+        scores = flat(y_pred, num_classes)
         if task == "multilabel":
             if not fits(true_shape, pred_shape):
                 raise _shape_error(task, num_classes, true_shape, pred_shape, [pred_shape])
-            raw = ops.reshape(y_true, (-1, num_classes))
+            raw = flat(y_true, num_classes)
             indicators = ops.cast(raw, "float32")
             true = ops.greater(indicators, 0.5)
             pred = ops.greater(ops.cast(scores, "float32"), cut)
@@ -219,7 +230,7 @@ def standardize(y_true, y_pred, weight, mask, *, task, num_classes, threshold, f
             # argmax is the same on logits and on their softmax: from_logits changes nothing.
             pred = _argmax(scores)
             if fits(true_shape, lead) or fits(true_shape, lead + (1,)):
-                labels = ops.reshape(y_true, (-1,))
+                labels = flat(y_true)
                 true = ops.cast(labels, "int32")
                 # Compared in the labels' own dtype: a cast would clamp 1e10 or round 1.5.
                 label_ok = ops.logical_and(ops.greater_equal(labels, 0),
@@ -235,7 +246,7 @@ def standardize(y_true, y_pred, weight, mask, *, task, num_classes, threshold, f
                                f"num_classes={num_classes}" + _skip_hint(ignore_class),
                                "values", labels, ops.logical_not(label_ok)))
             elif fits(true_shape, lead + (num_classes,)):
-                one_hot = ops.reshape(y_true, (-1, num_classes))
+                one_hot = flat(y_true, num_classes)
                 true = _argmax(one_hot)
                 if ignore_class is not None:
                     keep = ops.not_equal(true, ignore_class)

@@ -11,7 +11,7 @@ keeps its two sums as exact pairs the same way.
 import math
 
 import keras
-from keras import ops
+from kerasext.metrics._fast import ops
 
 from kerasext.api_export import kerasext_export
 from kerasext.metrics import _checks, _doublefloat, _inputs, confusion
@@ -496,7 +496,7 @@ class TopKAccuracy(confusion.Directed, keras.metrics.Metric):
         else:
             pair = _doublefloat.segment_sums(ops.concatenate([cells] * len(batch.weight)), 2,
                                              ops.concatenate(batch.weight))
-        confusion.accumulate(self.hits, pair, failed)
+        confusion.accumulate(self.hits, pair, failed, whole=batch.weight is None)
 
     def result(self):
         pair = _doublefloat.read(self.hits)

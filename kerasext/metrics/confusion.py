@@ -17,7 +17,7 @@ import math
 
 import keras
 import numpy as np
-from keras import ops
+from kerasext.metrics._fast import ops
 
 from kerasext import _validation
 from kerasext.metrics import _checks, _doublefloat, _eager, _inputs, _samples
@@ -132,25 +132,36 @@ HOST = _Host()
 Counts = collections.namedtuple("Counts", ["tp", "predicted", "actual", "included", "selected"])
 
 
-def _weighted_sums(cells, num_cells, weights):
-    """Exact per-cell sums (pairs) of the weights (float32 parts, or None for 1) over cells."""
-    cells = ops.reshape(cells, (-1,))
+def _weighted_sums(cells, num_cells, weights, shape=None):
+    """Exact per-cell sums (pairs) of the weights (float32 parts, or None for 1) over cells.
+
+    Each part of the pair has `shape` (defaults to `(num_cells,)`).
+    """
+    cells = _inputs.flat(cells)
     if weights is None:
-        return _doublefloat.segment_sums(cells, num_cells)
-    weights = [ops.reshape(part, (-1,)) for part in weights]
+        return _doublefloat.segment_sums(cells, num_cells, shape=shape)
+    weights = [_inputs.flat(part) for part in weights]
     if len(weights) > 1:
         cells = ops.concatenate([cells] * len(weights))
-    return _doublefloat.segment_sums(cells, num_cells, ops.concatenate(weights))
+    return _doublefloat.segment_sums(cells, num_cells, ops.concatenate(weights), shape=shape)
 
 
-def accumulate(variable, batch_pair, failed=None):
-    """variable += batch_pair, exactly (both pairs, the variable stacked on axis 0); NaN if failed."""
+def accumulate(variable, batch_pair, failed=None, whole=False):
+    """variable += batch_pair, exactly (both pairs, the variable stacked on axis 0); NaN if failed.
+
+    `whole=True` where the batch holds unit counts (whole numbers): the
+    cheaper `_doublefloat.add_whole`, exact for whole-number state and within
+    about 2**-47 otherwise.
+    """
     state = ops.convert_to_tensor(variable)
     shape = tuple(variable.shape[1:])
-    batch_pair = tuple(ops.reshape(part, shape) for part in batch_pair)
+    batch_pair = tuple(part if tuple(part.shape) == shape else ops.reshape(part, shape)
+                       for part in batch_pair)
     if failed is not None:
-        batch_pair = tuple(ops.where(failed, math.nan, part) for part in batch_pair)
-    variable.assign(_doublefloat.stack(_doublefloat.add((state[0], state[1]), batch_pair)))
+        # A NaN high part makes the sum NaN, and every later sum.
+        batch_pair = (ops.where(failed, math.nan, batch_pair[0]), batch_pair[1])
+    add = _doublefloat.add_whole if whole else _doublefloat.add
+    variable.assign(_doublefloat.stack(add((state[0], state[1]), batch_pair)))
 
 
 class ConfusionCounts(Directed, keras.metrics.Metric):
@@ -372,7 +383,7 @@ class ConfusionCounts(Directed, keras.metrics.Metric):
             # Skipped positions (ids out of range, ignore_class, mask) go to the dropped cell.
             tp, predicted, actual = (ops.where(valid, cells, dropped)
                                      for cells in (tp, predicted, actual))
-        cells = ops.concatenate([ops.reshape(c, (-1,)) for c in (tp, predicted, actual)])
+        cells = ops.concatenate([_inputs.flat(c) for c in (tp, predicted, actual)])
         weights = None
         if batch.weight is not None:
             shape = ops.shape(tp)
@@ -381,7 +392,8 @@ class ConfusionCounts(Directed, keras.metrics.Metric):
                 if self._task == "multilabel":
                     part = ops.broadcast_to(ops.expand_dims(part, -1), shape)
                 weights.append(ops.concatenate([ops.reshape(part, (-1,))] * 3))
-        accumulate(self.per_class, _weighted_sums(cells, dropped, weights), failed)
+        accumulate(self.per_class, _weighted_sums(cells, dropped, weights, (3, num_classes)),
+                   failed, whole=weights is None)
 
     def _update_multilabel_matrix(self, batch, failed):
         num_classes = self._num_classes
@@ -395,7 +407,8 @@ class ConfusionCounts(Directed, keras.metrics.Metric):
         if batch.weight is not None:
             weights = [ops.broadcast_to(ops.expand_dims(part, -1), ops.shape(cells))
                        for part in batch.weight]
-        accumulate(self.confusion, _weighted_sums(cells, 4 * num_classes, weights), failed)
+        accumulate(self.confusion, _weighted_sums(cells, 4 * num_classes, weights), failed,
+                   whole=weights is None)
 
     def _update_matrix(self, batch, failed):
         num_classes = self._num_classes
@@ -404,7 +417,8 @@ class ConfusionCounts(Directed, keras.metrics.Metric):
             # Skipped positions (ids out of range, ignore_class, mask) go to a cell that is dropped.
             cells = ops.where(batch.valid, cells, num_classes * num_classes)
         accumulate(self.confusion,
-                   _weighted_sums(cells, num_classes * num_classes, batch.weight), failed)
+                   _weighted_sums(cells, num_classes * num_classes, batch.weight), failed,
+                   whole=batch.weight is None)
 
     def _sample_scores(self, batch):
         """(3, 4) pair of sums for the `samples` average of this batch (see the class docstring)."""
@@ -494,13 +508,12 @@ class ConfusionCounts(Directed, keras.metrics.Metric):
                 if xp is HOST:
                     per_class = self._exact(self.per_class)
                 else:  # every count is exact in float64
-                    per_class = _doublefloat.to_dtype(_doublefloat.read(self.per_class),
-                                                      "float64")
+                    per_class = _doublefloat.read_as(self.per_class, "float64")
                 return per_class[TP], per_class[PREDICTED], per_class[ACTUAL]
             if xp is HOST:
                 confusion = self._exact(self.confusion)
             else:  # every count is exact in float64
-                confusion = _doublefloat.to_dtype(_doublefloat.read(self.confusion), "float64")
+                confusion = _doublefloat.read_as(self.confusion, "float64")
             if self._task == "multilabel":
                 tp = confusion[:, 1, 1]
                 return tp, tp + confusion[:, 0, 1], tp + confusion[:, 1, 0]
@@ -554,6 +567,8 @@ class ConfusionCounts(Directed, keras.metrics.Metric):
         if which == RECALL:
             return self._divide(tp, actual, xp)
         beta2 = beta**2
+        if beta2 == 1.0:  # F1: two graph ops fewer, every step
+            return self._divide(tp + tp, actual + predicted, xp)
         return self._divide((1.0 + beta2) * tp, beta2 * actual + predicted, xp)
 
     def _mean(self, values, included, weights=None, xp=ops):
@@ -574,6 +589,8 @@ class ConfusionCounts(Directed, keras.metrics.Metric):
             weighted = xp.sum(values * weights) / xp.where(total == 0.0, 1.0, total)
             # All weights zero: scikit-learn falls back to the unweighted mean.
             mean = xp.where(total == 0.0, mean, weighted)
+        if self._zero_division_value() == 0.0:
+            return mean  # no class used: every value and weight is zeroed, the mean is 0 / 1
         return xp.where(count == 0.0, self._zero_division_value(), mean)
 
     def _samples_average(self, which, xp=ops):

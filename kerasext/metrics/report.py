@@ -4,7 +4,7 @@ import inspect
 
 import keras
 import numpy as np
-from keras import ops
+from kerasext.metrics._fast import ops
 
 from kerasext.api_export import kerasext_export
 from kerasext.metrics import _eager, confusion

@@ -2,7 +2,7 @@
 
 import math
 
-from keras import ops
+from kerasext.metrics._fast import ops
 
 from kerasext.api_export import kerasext_export
 from kerasext.metrics import confusion
