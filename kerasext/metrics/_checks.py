@@ -174,7 +174,7 @@ def enforce(checks):
             return functools.reduce(ops.logical_or, reported, failed)
     elif backend == "torch" and failed.device.type == "meta":
         return None  # Keras' shape inference: no values to check
-    if not bool(ops.convert_to_numpy(failed)):
+    if not bool(failed if backend == "torch" else ops.convert_to_numpy(failed)):
         return None  # one read from the device when all is well
     for check, flag in zip(checks, flags):
         if bool(ops.convert_to_numpy(flag)):

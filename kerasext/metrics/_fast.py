@@ -45,6 +45,8 @@ def _torch_functions():
         return all(is_tensor(v) for v in values)
 
     def convert_to_tensor(x, dtype=None, **kwargs):
+        # A keras.Variable goes through keras.ops: under Keras' symbolic pass (the "meta"
+        # device) its value is moved there.
         if dtype is None and not kwargs and is_tensor(x):
             return x
         return keras_ops.convert_to_tensor(x, dtype=dtype, **kwargs)
@@ -83,13 +85,13 @@ def _torch_functions():
         return call
 
     def maximum(x1, x2):
-        if is_tensor(x1) and isinstance(x2, float) and x1.dtype.is_floating_point:
+        if is_tensor(x1) and isinstance(x2, float) and x1.dtype == torch.float32:
             return torch.clamp(x1, min=x2)
         if tensors(x1, x2) and x1.dtype == x2.dtype:
             return torch.maximum(x1, x2)
         return keras_ops.maximum(x1, x2)
 
-    def argmax(x, axis=-1):
+    def argmax(x, axis=None):
         if is_tensor(x) and x.dtype.is_floating_point:
             return torch.argmax(x, dim=axis).to(torch.int32)
         return keras_ops.argmax(x, axis=axis)

@@ -81,6 +81,29 @@ def test_two_sum_add_and_two_product_are_error_free(compiled, rng):
     assert np.all(hi + lo.astype("float32") == hi)  # renormalized: lo below half an ulp of hi
 
 
+@pytest.mark.parametrize("compiled", [False, True])
+def test_add_whole_is_exact_on_whole_counts_past_2_to_the_40(compiled, rng):
+    # Whole-number state (normalized pairs of counts up to 2**46) plus batch counts as the
+    # unit-count path makes them (int32 counts below 2**31 split into pairs).
+    state = rng.integers(0, 2**46, 300, dtype=np.int64)
+    state[:4] = [0, 2**24 - 1, 2**40 + 1, 2**44 + 12345]
+    batch = rng.integers(0, 2**31 - 1, 300, dtype=np.int64)
+    batch[:4] = [1, 1, 2**24 + 1, 0]
+    x_hi = state.astype("float32")
+    x_lo = (state - x_hi.astype(np.int64)).astype("float32")
+    y_hi = batch.astype("float32")
+    y_lo = (batch - y_hi.astype(np.int64)).astype("float32")
+
+    def run(a, b, c, d):
+        return D.add_whole((a, b), (c, d))
+
+    run = _compiled(run) if compiled else run
+    pair = run(*(ops.convert_to_tensor(v) for v in (x_hi, x_lo, y_hi, y_lo)))
+    assert _exact(pair) == [Fraction(int(a + b)) for a, b in zip(state, batch)]
+    hi, lo = _numpy(pair)
+    assert np.all(hi + lo.astype("float32") == hi)  # normalized, as `add` leaves it
+
+
 def test_next_power_of_two_and_constant_terms(rng):
     values = np.abs(_wide_float32(rng, 200, low=-120, high=100))
     values[:3] = [1.0, 2.0**-126, 3.0 * 2.0**-100]  # a power of two, the smallest normal
