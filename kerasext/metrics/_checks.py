@@ -34,6 +34,7 @@ import functools
 
 import keras
 import numpy as np
+
 from kerasext.metrics._fast import ops
 
 #: `argument`: "y_true" or "y_pred"; `expected`: what it should hold, in words; `kind`:

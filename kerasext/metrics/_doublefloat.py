@@ -33,6 +33,7 @@ Reference:
 import math
 
 import keras
+
 from kerasext.metrics._fast import ops
 
 #: The dtype of both parts of a pair, and so of every metric state variable (TPUs and JAX

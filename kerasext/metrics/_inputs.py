@@ -10,10 +10,10 @@ import math
 
 import keras
 import numpy as np
-from kerasext.metrics._fast import ops
 
 from kerasext._compat import get_keras_mask  # noqa: F401 - read as _inputs.get_keras_mask
 from kerasext.metrics import _checks, _doublefloat
+from kerasext.metrics._fast import ops
 
 #: One batch, flattened over every leading (position) axis.
 #: binary / multiclass: `true` and `pred` are int32 class ids (N,);

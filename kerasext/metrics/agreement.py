@@ -11,10 +11,10 @@ keeps its two sums as exact pairs the same way.
 import math
 
 import keras
-from kerasext.metrics._fast import ops
 
 from kerasext.api_export import kerasext_export
 from kerasext.metrics import _checks, _doublefloat, _inputs, confusion
+from kerasext.metrics._fast import ops
 from kerasext.metrics.confusion import STATE_DTYPE, ConfusionCounts
 
 KAPPA_WEIGHTS = (None, "linear", "quadratic")

@@ -17,10 +17,10 @@ import math
 
 import keras
 import numpy as np
-from kerasext.metrics._fast import ops
 
 from kerasext import _validation
 from kerasext.metrics import _checks, _doublefloat, _eager, _inputs, _samples
+from kerasext.metrics._fast import ops
 
 TASKS = ("binary", "multiclass", "multilabel")
 AVERAGES = ("micro", "macro", "weighted", "samples", None)

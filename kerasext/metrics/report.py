@@ -4,10 +4,10 @@ import inspect
 
 import keras
 import numpy as np
-from kerasext.metrics._fast import ops
 
 from kerasext.api_export import kerasext_export
 from kerasext.metrics import _eager, confusion
+from kerasext.metrics._fast import ops
 from kerasext.metrics.confusion import FSCORE, HOST, PRECISION, RECALL, ConfusionCounts
 
 STATS = ("precision", "recall", "f1_score", "support")

@@ -2,10 +2,9 @@
 
 import math
 
-from kerasext.metrics._fast import ops
-
 from kerasext.api_export import kerasext_export
 from kerasext.metrics import confusion
+from kerasext.metrics._fast import ops
 from kerasext.metrics.confusion import FSCORE, PRECISION, RECALL, ConfusionCounts
 
 _SHARED_ARGS = """
