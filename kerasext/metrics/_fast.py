@@ -144,11 +144,16 @@ class _Ops:
         self._functions = None
 
     def __getattr__(self, name):
+        # Only called for names not yet resolved: each is then kept as an attribute, so that
+        # later `ops.name` lookups are plain attribute reads (every step, ~40 of them).
         if self._functions is None:
             self._functions = (_torch_functions() if keras.backend.backend() == "torch"
                                else {})
         function = self._functions.get(name)
-        return function if function is not None else getattr(keras_ops, name)
+        if function is None:
+            function = getattr(keras_ops, name)
+        setattr(self, name, function)
+        return function
 
 
 #: Use as `keras.ops` (see the module docstring).

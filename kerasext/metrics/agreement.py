@@ -492,7 +492,7 @@ class TopKAccuracy(confusion.Directed, keras.metrics.Metric):
         if valid is not None:
             cells = ops.where(valid, cells, 2)  # cell 2 is dropped
         if batch.weight is None:
-            pair = _doublefloat.segment_sums(cells, 2)
+            pair = _doublefloat.count_ids(cells, 2)
         else:
             pair = _doublefloat.segment_sums(ops.concatenate([cells] * len(batch.weight)), 2,
                                              ops.concatenate(batch.weight))

@@ -133,35 +133,41 @@ Counts = collections.namedtuple("Counts", ["tp", "predicted", "actual", "include
 
 
 def _weighted_sums(cells, num_cells, weights, shape=None):
-    """Exact per-cell sums (pairs) of the weights (float32 parts, or None for 1) over cells.
+    """Per-cell sums of the weights (float32 parts) over cells, exact, as a pair.
 
-    Each part of the pair has `shape` (defaults to `(num_cells,)`).
+    With `weights=None` (each position counts 1): the int32 counts instead.
+    Each part (or the counts) has `shape` (defaults to `(num_cells,)`).
     """
     cells = _inputs.flat(cells)
     if weights is None:
-        return _doublefloat.segment_sums(cells, num_cells, shape=shape)
+        return _doublefloat.count_ids(cells, num_cells, shape=shape)
     weights = [_inputs.flat(part) for part in weights]
     if len(weights) > 1:
         cells = ops.concatenate([cells] * len(weights))
     return _doublefloat.segment_sums(cells, num_cells, ops.concatenate(weights), shape=shape)
 
 
-def accumulate(variable, batch_pair, failed=None, whole=False):
-    """variable += batch_pair, exactly (both pairs, the variable stacked on axis 0); NaN if failed.
+def accumulate(variable, batch, failed=None, whole=False):
+    """variable += batch, exactly (the variable a pair stacked on axis 0); NaN if failed.
 
-    `whole=True` where the batch holds unit counts (whole numbers): the
-    cheaper `_doublefloat.add_whole`, exact for whole-number state and within
-    about 2**-47 otherwise.
+    `batch` is a pair (hi, lo), or with `whole=True` int32 counts (unweighted
+    updates: `_doublefloat.add_counts`, exact for whole-number state and
+    within about 2**-47 otherwise).
     """
     state = ops.convert_to_tensor(variable)
     shape = tuple(variable.shape[1:])
-    batch_pair = tuple(part if tuple(part.shape) == shape else ops.reshape(part, shape)
-                       for part in batch_pair)
-    if failed is not None:
-        # A NaN high part makes the sum NaN, and every later sum.
-        batch_pair = (ops.where(failed, math.nan, batch_pair[0]), batch_pair[1])
-    add = _doublefloat.add_whole if whole else _doublefloat.add
-    variable.assign(_doublefloat.stack(add((state[0], state[1]), batch_pair)))
+    if whole:
+        if tuple(batch.shape) != shape:
+            batch = ops.reshape(batch, shape)
+        total = _doublefloat.add_counts(state, batch, failed)
+    else:
+        batch = tuple(part if tuple(part.shape) == shape else ops.reshape(part, shape)
+                      for part in batch)
+        if failed is not None:
+            # A NaN high part makes the sum NaN, and every later sum.
+            batch = (ops.where(failed, math.nan, batch[0]), batch[1])
+        total = _doublefloat.add((state[0], state[1]), batch)
+    variable.assign(_doublefloat.stack(total))
 
 
 class ConfusionCounts(Directed, keras.metrics.Metric):
@@ -581,8 +587,9 @@ class ConfusionCounts(Directed, keras.metrics.Metric):
         if used is None:
             used = xp.ones_like(values, dtype="bool")
         count = xp.sum(xp.cast(used, dtype))
+        none_used = xp.equal(count, 0.0)
         values = xp.where(used, values, 0.0)
-        mean = xp.sum(values) / xp.maximum(count, 1.0)
+        mean = xp.sum(values) / xp.where(none_used, 1.0, count)
         if weights is not None:
             weights = xp.where(used, weights, 0.0)
             total = xp.sum(weights)
@@ -591,7 +598,7 @@ class ConfusionCounts(Directed, keras.metrics.Metric):
             mean = xp.where(total == 0.0, mean, weighted)
         if self._zero_division_value() == 0.0:
             return mean  # no class used: every value and weight is zeroed, the mean is 0 / 1
-        return xp.where(count == 0.0, self._zero_division_value(), mean)
+        return xp.where(none_used, self._zero_division_value(), mean)
 
     def _samples_average(self, which, xp=ops):
         if xp is HOST:

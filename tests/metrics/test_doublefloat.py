@@ -104,6 +104,34 @@ def test_add_whole_is_exact_on_whole_counts_past_2_to_the_40(compiled, rng):
     assert np.all(hi + lo.astype("float32") == hi)  # normalized, as `add` leaves it
 
 
+@pytest.mark.parametrize("compiled", [False, True])
+@pytest.mark.parametrize("path", ["float64 where real", "pairs"])
+def test_add_counts_is_exact_past_2_to_the_40_and_poisons_a_failed_batch(compiled, path, rng,
+                                                                          monkeypatch):
+    # The unweighted update: a (2, ...) pair state plus int32 batch counts.
+    if path == "pairs":
+        monkeypatch.setattr(D, "counts_dtype", lambda: "float32")
+    state = rng.integers(0, 2**46, 300, dtype=np.int64)
+    state[:4] = [0, 2**24 - 1, 2**40 + 1, 2**44 + 12345]
+    batch = rng.integers(0, 2**31 - 1, 300, dtype=np.int64)
+    batch[:4] = [1, 1, 2**24 + 1, 0]
+    x_hi = state.astype("float32")
+    stacked = np.stack([x_hi, (state - x_hi.astype(np.int64)).astype("float32")])
+
+    def run(state, counts, failed):
+        return D.add_counts(state, counts, failed)
+
+    run = _compiled(run) if compiled else run
+    args = (ops.convert_to_tensor(stacked), ops.convert_to_tensor(batch.astype("int32")))
+    pair = run(*args, ops.convert_to_tensor(False))
+    assert _exact(pair) == [Fraction(int(a + b)) for a, b in zip(state, batch)]
+    hi, lo = _numpy(pair)
+    assert hi.dtype == lo.dtype == np.float32
+    assert np.all(hi + lo == hi)  # normalized: hi is the total rounded to float32
+    poisoned, _ = _numpy(run(*args, ops.convert_to_tensor(True)))
+    assert np.all(np.isnan(poisoned))
+
+
 def test_next_power_of_two_and_constant_terms(rng):
     values = np.abs(_wide_float32(rng, 200, low=-120, high=100))
     values[:3] = [1.0, 2.0**-126, 3.0 * 2.0**-100]  # a power of two, the smallest normal
