@@ -77,7 +77,9 @@ def to_markdown(module_name, results, quick):
             if item["title"] not in titles:
                 titles.append(item["title"])
     for title in titles:
-        lines += [f"### {title}", "", "| backend | setup | median (s) | runs | ratio |",
+        unit = next(item["unit"] for result in results.values()
+                    for item in result.get("comparisons", []) if item["title"] == title)
+        lines += [f"### {title}", "", f"| backend | setup | median ({unit}) | runs | ratio |",
                   "|---|---|---|---|---|"]
         for backend, result in results.items():
             for item in result.get("comparisons", []):

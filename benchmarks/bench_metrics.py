@@ -14,6 +14,13 @@ ClassificationReport with every entry in every step's logs
 (`per_class="every_step"`, 46 entries); the report with
 `per_class="epoch_end"` (2 entries per step, the other 44 written into the
 epoch logs by `report.callback()`, which the timed epoch includes).
+The epoch ratios move by 0.05 to 0.1 from run to run on a shared 2-core
+machine, more than the gaps they compare. So the cost of the metric alone is
+timed too: `update_state` + `result()` on one batch (32 one-hot labels, 10
+softmax scores), run as fit runs them (in one `tf.function` with the same
+`jit_compile` on TensorFlow; `stateless_update_state` + `stateless_result`
+in one `jax.jit` on JAX; eagerly on torch), 200 steps a timing, in
+microseconds per step; the baseline is the same call without the metric.
 Targets (issue 17): kerasext's F1Score no slower than Keras' F1Score and at
 most 1.10x no metric; the report, through its epoch-end way, at most 1.3x no
 metric with and without XLA. Keras' trainer pays for every log entry in
@@ -95,6 +102,87 @@ def _candidates():
     }
 
 
+#: Steps per timing of the metric alone.
+STEPS = 200
+
+
+def _step_setup(metric, y_true, y_pred, *, jit_compile):
+    """One timing: STEPS steps of `metric`'s update + result (None: the bare call), us/step."""
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        @tf.function(jit_compile=jit_compile)
+        def step(y_true, y_pred):
+            if metric is None:
+                return tf.reduce_sum(y_pred)
+            metric.update_state(y_true, y_pred)
+            return metric.result()
+
+        y_true, y_pred = tf.constant(y_true), tf.constant(y_pred)
+
+        def call():
+            return step(y_true, y_pred)
+    elif backend == "jax":
+        import jax
+        import jax.numpy as jnp
+
+        @jax.jit
+        def step(state, y_true, y_pred):
+            if metric is None:
+                return state, jnp.sum(y_pred)
+            state = metric.stateless_update_state(state, y_true, y_pred)
+            return state, metric.stateless_result(state)
+
+        y_true, y_pred = jnp.asarray(y_true), jnp.asarray(y_pred)
+        state = [] if metric is None else [v.value for v in metric.variables]
+
+        def call():
+            nonlocal state
+            state, result = step(state, y_true, y_pred)
+            return result
+    else:
+        y_true, y_pred = keras.ops.convert_to_tensor(y_true), keras.ops.convert_to_tensor(y_pred)
+
+        def call():
+            if metric is None:
+                return keras.ops.sum(y_pred)
+            metric.update_state(y_true, y_pred)
+            return metric.result()
+
+    def timing():
+        start = time.perf_counter()
+        for _ in range(STEPS):
+            result = call()
+        keras.ops.convert_to_numpy(result)  # the last step has finished
+        return (time.perf_counter() - start) / STEPS * 1e6
+
+    return timing
+
+
+def _metric_alone(jit_compile, repeats):
+    rng = np.random.default_rng(0)
+    y_true = np.eye(10, dtype="float32")[rng.integers(0, 10, 32)]
+    logits = rng.normal(size=(32, 10)).astype("float32")
+    y_pred = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    metrics = {
+        "no metric": None,
+        "keras.metrics.F1Score(average='macro')": keras.metrics.F1Score(average="macro"),
+        "kx.metrics.F1Score(num_classes=10)": kx.metrics.F1Score(num_classes=10),
+    }
+    for metric in metrics.values():
+        if metric is not None:
+            metric.update_state(y_true, y_pred)  # Keras' F1Score creates its variables here
+            metric.reset_state()
+    setups = {name: _step_setup(metric, y_true, y_pred, jit_compile=jit_compile)
+              for name, metric in metrics.items()}
+    comparison = compare(
+        f"update_state + result() alone, us per step, jit_compile={jit_compile}", setups,
+        repeats=repeats, warmup=2)
+    comparison.unit = "us"
+    return comparison
+
+
 def jit_modes():
     """The `jit_compile` settings timed on the current backend."""
     backend = keras.backend.backend()
@@ -149,6 +237,7 @@ def run(quick=False):
         timed = {name: times[2:] for name, times in cpu_times.items()}  # after the warm-up
         results.append(Comparison(f"Epoch process CPU time of fit, {title}", list(candidates),
                                   timed))
+        results.append(_metric_alone(jit_compile, repeats=5 if quick else 31))
     results.append(state_sizes_markdown(state_sizes()))
     return results
 

@@ -39,8 +39,17 @@ from kerasext.metrics._fast import ops
 
 #: `argument`: "y_true" or "y_pred"; `expected`: what it should hold, in words; `kind`:
 #: "values" (name the offending values) or "nan" (name the positions of the NaNs);
-#: `values`: the tensor named ("values" kind), same shape as `bad`; `bad`: bool, True where wrong.
-Check = collections.namedtuple("Check", ["argument", "expected", "kind", "values", "bad"])
+#: `values`: the tensor named ("values" kind), same shape as `bad`; `bad`: bool, True where wrong,
+#: or a function returning it, called only to describe a failure; `flag`: None, or a boolean
+#: scalar equal to `any(bad)`, computed in fewer operations (a NaN check: `any(isnan(scores))`
+#: instead of a per-row tensor every step).
+Check = collections.namedtuple("Check", ["argument", "expected", "kind", "values", "bad", "flag"],
+                               defaults=[None])
+
+
+def bad_positions(check):
+    """The check's `bad` tensor (built now when it is deferred)."""
+    return check.bad() if callable(check.bad) else check.bad
 
 #: How many distinct values or positions a message lists.
 SHOWN = 10
@@ -103,7 +112,7 @@ def _tf_assert(check):
     """The failing branch on a TensorFlow graph: an Assert with the message and a summary."""
     import tensorflow as tf
 
-    bad = check.bad
+    bad = bad_positions(check)  # inside the failing branch: built only when it fails
     count = tf.reduce_sum(tf.cast(bad, "int64"))
     total = tf.size(bad, out_type="int64")
     header = f"Invalid `{check.argument}` argument value. Expected {check.expected}. Received: "
@@ -135,7 +144,7 @@ def enforce(checks):
     """
     if not checks:
         return None
-    flags = [ops.any(check.bad) for check in checks]
+    flags = [ops.any(check.bad) if check.flag is None else check.flag for check in checks]
     failed = functools.reduce(ops.logical_or, flags)
     backend = keras.backend.backend()
     if _deferred:
@@ -160,17 +169,18 @@ def enforce(checks):
 
             reported = []
             for check, flag in zip(checks, flags):
-                values = check.bad if check.values is None else check.values
+                bad = bad_positions(check)
+                values = bad if check.values is None else check.values
                 # The callback keeps only the words of the check, never a tracer.
-                raise_on_host = functools.partial(_raise_flag,
-                                                  check._replace(values=None, bad=None))
+                raise_on_host = functools.partial(
+                    _raise_flag, check._replace(values=None, bad=None, flag=None))
 
                 def fail(values, bad, raise_on_host=raise_on_host):
                     return jax.pure_callback(raise_on_host, jax.ShapeDtypeStruct((), "bool"),
                                              values, bad)
 
                 reported.append(jax.lax.cond(flag, fail, lambda values, bad: jnp.zeros((), "bool"),
-                                             values, check.bad))
+                                             values, bad))
             # The callbacks' flags join the one that poisons the counts, so they stay live.
             return functools.reduce(ops.logical_or, reported, failed)
     elif backend == "torch" and failed.device.type == "meta":
@@ -180,5 +190,6 @@ def enforce(checks):
     for check, flag in zip(checks, flags):
         if bool(ops.convert_to_numpy(flag)):
             values = None if check.values is None else ops.convert_to_numpy(check.values)
-            raise ValueError(describe(check, values, ops.convert_to_numpy(check.bad)))
+            raise ValueError(describe(check, values,
+                                      ops.convert_to_numpy(bad_positions(check))))
     return None

@@ -149,6 +149,24 @@ def _nan_rows(scores):
     return ops.any(nan, axis=-1) if len(scores.shape) == 2 else nan
 
 
+class _NanCheck:
+    """A NaN check's `bad` rows, built only to describe a failure; its flag costs two ops."""
+
+    def __init__(self, scores):
+        self.scores = scores
+
+    def flag(self):
+        return ops.any(ops.isnan(self.scores))
+
+    def __call__(self):
+        return _nan_rows(self.scores)
+
+
+def _nan_check(scores):
+    """`_nan_rows(scores)`, deferred (see `_NanCheck`), or None when the dtype has no NaN."""
+    return _NanCheck(scores) if _is_float(scores) else None
+
+
 def _skip_hint(ignore_class):
     if ignore_class is None:
         return "; pass `ignore_class` to skip a label (e.g. a padding id) on purpose"
@@ -204,7 +222,7 @@ def standardize(y_true, y_pred, weight, mask, *, task, num_classes, threshold, f
         checks.append(("y_true", "labels 0 or 1 for task='binary'" + _skip_hint(ignore_class),
                        "values", raw,
                        ops.logical_and(ops.not_equal(labels, 0.0), ops.not_equal(labels, 1.0))))
-        checks.append(("y_pred", "scores without NaN", "nan", None, _nan_rows(scores)))
+        checks.append(("y_pred", "scores without NaN", "nan", None, _nan_check(scores)))
     else:
         if not pred_shape or pred_shape[-1] != num_classes:
             raise ValueError(
@@ -252,11 +270,11 @@ def standardize(y_true, y_pred, weight, mask, *, task, num_classes, threshold, f
                     keep = ops.not_equal(true, ignore_class)
                 valid = keep
                 checks.append(("y_true", "one-hot or probability rows without NaN", "nan",
-                               None, _nan_rows(one_hot)))
+                               None, _nan_check(one_hot)))
             else:
                 raise _shape_error(task, num_classes, true_shape, pred_shape,
                                    [lead, lead + (1,), lead + (num_classes,)])
-        checks.append(("y_pred", "scores without NaN", "nan", None, _nan_rows(scores)))
+        checks.append(("y_pred", "scores without NaN", "nan", None, _nan_check(scores)))
 
     if reference is None and (weight is not None or mask is not None):
         reference = y_pred[..., 0]
@@ -269,9 +287,16 @@ def standardize(y_true, y_pred, weight, mask, *, task, num_classes, threshold, f
         valid = _and(valid, mask)
         keep = _and(keep, mask)
     return Batch(true=true, pred=pred, weight=weight, valid=valid,
-                 checks=[_checks.Check(argument, expected, kind, values, _and(_rows(keep, bad),
-                                                                                bad))
-                         for argument, expected, kind, values, bad in checks if bad is not None])
+                 checks=[_check(keep, *check) for check in checks if check[-1] is not None])
+
+
+def _check(keep, argument, expected, kind, values, bad):
+    """A `_checks.Check`; a deferred NaN check stays deferred when no position is skipped."""
+    if isinstance(bad, _NanCheck):
+        if keep is None:
+            return _checks.Check(argument, expected, kind, values, bad, bad.flag())
+        bad = bad()
+    return _checks.Check(argument, expected, kind, values, _and(_rows(keep, bad), bad))
 
 
 def _rows(keep, bad):
