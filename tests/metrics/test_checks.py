@@ -42,6 +42,10 @@ WRONG_INPUTS = [
      np.concatenate([EYE3[[0]], NAN_ROW]), r"y_pred with NaN at 1 of 2 positions"),
     (lambda: M.F1Score(num_classes=3), np.concatenate([NAN_ROW, EYE3[[0]]]), EYE3[[0, 1]],
      r"Invalid `y_true` argument value.*y_true with NaN at 1 of 2"),
+    # With positions skipped (ignore_class), a NaN row at a kept position still raises.
+    (lambda: M.F1Score(num_classes=3, ignore_class=-1), np.array([-1, 0, 2]),
+     np.concatenate([NAN_ROW, EYE3[[0]], NAN_ROW]),
+     r"y_pred with NaN at 1 of 3 positions \(flat indices \[2\]\)"),
 ]
 
 
