@@ -214,6 +214,18 @@ def test_multi_worker_spots_have_the_shape_the_fix_replaces(spot):
     assert callable(getattr(owner, attribute))
 
 
+@pytest.mark.skipif(keras.backend.backend() != "torch", reason="torch Variable internals")
+def test_torch_variable_tensor_is_the_tensor_keras_reads():
+    _tripwire(_compat._torch_variable_internals() is not None,
+              "keras.src torch Variable internals (stateless, autocast, device)")
+    variable = keras.metrics.Sum().variables[0]
+    tensor = _compat.torch_variable_tensor(variable)
+    _tripwire(tensor is not None and tensor is keras.ops.convert_to_tensor(variable),
+              "keras.Variable._value (torch)")
+    with keras.StatelessScope():
+        assert _compat.torch_variable_tensor(variable) is None
+
+
 def test_a_missing_item_warns_naming_the_versions(monkeypatch):
     _compat._warn_once.cache_clear()
     monkeypatch.setattr(_compat, "_KERAS_MASK_GETTER", None)

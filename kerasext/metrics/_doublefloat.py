@@ -38,7 +38,7 @@ import math
 
 import keras
 
-from kerasext.metrics._fast import ops
+from kerasext.metrics._fast import ops, read_variable
 
 #: The dtype of both parts of a pair, and so of every metric state variable (TPUs and JAX
 #: without x64 have no float64; two float32 numbers hold 48 bits).
@@ -125,10 +125,17 @@ def add_counts(state, counts, failed=None):
     where True, the high part is NaN (see `confusion.accumulate`).
     """
     if counts_dtype() == "float64":
+        if keras.backend.backend() == "torch":
+            # torch widens mixed operands inside an op (no cast ops): 6 operations.
+            total = _sum_parts(state, "float64") + counts
+            if failed is not None:
+                total = ops.where(failed, math.nan, total)
+            hi = ops.cast(total, "float32")
+            return hi, ops.cast(total - hi, "float32")
         counts = ops.cast(counts, "float64")
         if failed is not None:
             counts = ops.where(failed, math.nan, counts)
-        total = ops.sum(ops.cast(state, "float64"), axis=0) + counts
+        total = _sum_parts(state, "float64") + counts
         hi = ops.cast(total, "float32")
         return hi, ops.cast(total - ops.cast(hi, "float64"), "float32")
     hi, lo = _int32_to_pair(counts)
@@ -398,7 +405,16 @@ def read_as(variable, dtype):
 
         if isinstance(variable.value, tf.distribute.DistributedValues):
             return to_dtype(read(variable), dtype)
-    return ops.sum(ops.cast(ops.convert_to_tensor(variable), dtype), axis=0)
+    return _sum_parts(read_variable(variable), dtype)
+
+
+def _sum_parts(state, dtype):
+    """hi + lo of a (2, ...) pair tensor, in `dtype` (one op on torch, which casts as it sums)."""
+    if keras.backend.backend() == "torch" and dtype in ("float32", "float64"):
+        import torch
+
+        return torch.sum(state, dim=0, dtype=getattr(torch, dtype))
+    return ops.sum(ops.cast(state, dtype), axis=0)
 
 
 def read(variable):

@@ -12,10 +12,19 @@ already a torch tensor or a Python number (the result then has the dtype
 `keras.ops` gives); anything else goes to `keras.ops` unchanged.
 
     from kerasext.metrics._fast import ops
+
+A metric's state is read and written every step too: `read_variable` and
+`assign_variable` are `keras.ops.convert_to_tensor(variable)` and
+`variable.assign(value)`, except that on torch they take the variable's
+tensor directly where its `value` is that tensor (`_compat.torch_variable_tensor`:
+no stateless or autocast scope, not Keras' symbolic pass): ~1 us instead of
+~4 us a read and ~9 us an assign.
 """
 
 import keras
 from keras import ops as keras_ops
+
+from kerasext import _compat
 
 _TORCH_DTYPES = ("float32", "float64", "int32", "int64", "bool")
 
@@ -158,3 +167,29 @@ class _Ops:
 
 #: Use as `keras.ops` (see the module docstring).
 ops = _Ops()
+
+
+def read_variable(variable):
+    """`keras.ops.convert_to_tensor(variable)`, on torch without Keras' generic path."""
+    if keras.backend.backend() == "torch":
+        tensor = _compat.torch_variable_tensor(variable)
+        if tensor is not None:
+            return tensor
+    return keras_ops.convert_to_tensor(variable)
+
+
+def assign_variable(variable, value):
+    """`variable.assign(value)`, on torch a copy into its tensor where that is the same.
+
+    The copy is taken when `value` is a torch tensor of the variable's shape
+    and neither needs gradients (a metric's state never does; otherwise
+    `assign` copies under `torch.no_grad()`); it casts to the variable's dtype
+    as `assign` does.
+    """
+    if keras.backend.backend() == "torch":
+        tensor = _compat.torch_variable_tensor(variable)
+        if (tensor is not None and hasattr(value, "requires_grad") and not value.requires_grad
+                and not tensor.requires_grad and value.shape == tensor.shape):
+            tensor.copy_(value)
+            return
+    variable.assign(value)

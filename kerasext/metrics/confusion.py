@@ -20,7 +20,7 @@ import numpy as np
 
 from kerasext import _validation
 from kerasext.metrics import _checks, _doublefloat, _eager, _inputs, _samples
-from kerasext.metrics._fast import ops
+from kerasext.metrics._fast import assign_variable, ops, read_variable
 
 TASKS = ("binary", "multiclass", "multilabel")
 AVERAGES = ("micro", "macro", "weighted", "samples", None)
@@ -154,7 +154,7 @@ def accumulate(variable, batch, failed=None, whole=False):
     updates: `_doublefloat.add_counts`, exact for whole-number state and
     within about 2**-47 otherwise).
     """
-    state = ops.convert_to_tensor(variable)
+    state = read_variable(variable)
     shape = tuple(variable.shape[1:])
     if whole:
         if tuple(batch.shape) != shape:
@@ -167,7 +167,7 @@ def accumulate(variable, batch, failed=None, whole=False):
             # A NaN high part makes the sum NaN, and every later sum.
             batch = (ops.where(failed, math.nan, batch[0]), batch[1])
         total = _doublefloat.add((state[0], state[1]), batch)
-    variable.assign(_doublefloat.stack(total))
+    assign_variable(variable, _doublefloat.stack(total))
 
 
 class ConfusionCounts(Directed, keras.metrics.Metric):
@@ -561,7 +561,7 @@ class ConfusionCounts(Directed, keras.metrics.Metric):
     def _presence(self, predicted, actual, xp=ops):
         """Over every class id (binary / multiclass): whether it occurred in y_true or y_pred."""
         seen = (np.asarray(ops.convert_to_numpy(self.seen)) if xp is HOST
-                else ops.convert_to_tensor(self.seen))
+                else read_variable(self.seen))
         return xp.logical_or(xp.not_equal(actual + predicted, 0.0), xp.greater(seen, 0.0))
 
     def _select(self, vector, xp=ops):

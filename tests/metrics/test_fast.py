@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 from keras import ops as keras_ops
 
+from kerasext.metrics._fast import assign_variable, read_variable
 from kerasext.metrics._fast import ops as fast_ops
 
 pytestmark = pytest.mark.cross_backend
@@ -71,3 +72,64 @@ def test_torch_only_swaps_functions_and_still_reads_variables():
         native = getattr(fast_ops, name) is not getattr(keras_ops, name)
         assert native == (BACKEND == "torch"), name
     assert fast_ops.segment_max is keras_ops.segment_max  # anything else is keras.ops' own
+
+
+def _state():
+    return keras.metrics.Sum().variables[0], keras.Variable(np.zeros((2, 3), "float32"),
+                                                            trainable=False)
+
+
+def test_read_and_assign_variable_do_what_keras_does():
+    _, variable = _state()
+    value = keras_ops.convert_to_tensor(np.arange(6, dtype="float64").reshape(2, 3) / 4)
+    assign_variable(variable, value)  # cast to the variable's float32, as assign does
+    reference = keras.Variable(np.zeros((2, 3), "float32"), trainable=False)
+    reference.assign(value)
+    np.testing.assert_array_equal(keras_ops.convert_to_numpy(read_variable(variable)),
+                                  keras_ops.convert_to_numpy(keras_ops.convert_to_tensor(reference)))
+    assert keras.backend.standardize_dtype(read_variable(variable).dtype) == "float32"
+    with pytest.raises(ValueError, match="shape"):  # Keras' own shape error
+        assign_variable(variable, keras_ops.zeros((3, 2)))
+
+
+def test_read_and_assign_variable_respect_a_stateless_scope():
+    _, variable = _state()
+    new = keras_ops.ones((2, 3))
+    with keras.StatelessScope(state_mapping=[(variable, keras_ops.full((2, 3), 5.0))]) as scope:
+        np.testing.assert_array_equal(keras_ops.convert_to_numpy(read_variable(variable)),
+                                      np.full((2, 3), 5.0))
+        assign_variable(variable, new)
+        recorded = scope.get_current_value(variable)
+    np.testing.assert_array_equal(keras_ops.convert_to_numpy(recorded), np.ones((2, 3)))
+    np.testing.assert_array_equal(keras_ops.convert_to_numpy(variable), np.zeros((2, 3)))
+
+
+@pytest.mark.skipif(BACKEND != "torch", reason="torch: gradients and in-place copies")
+def test_assign_variable_of_a_value_with_gradients_attaches_no_graph():
+    import torch
+
+    _, variable = _state()
+    source = torch.ones((2, 3), requires_grad=True)
+    assign_variable(variable, source * 2.0)
+    tensor = keras_ops.convert_to_tensor(variable)
+    assert not tensor.requires_grad and tensor.grad_fn is None
+    np.testing.assert_array_equal(keras_ops.convert_to_numpy(tensor), np.full((2, 3), 2.0))
+
+
+def test_read_variable_under_autocast_reads_as_keras_does():
+    variable, _ = _state()  # a metric's variable (autocast, float32)
+    assign_variable(variable, keras_ops.convert_to_tensor(np.float32(1.0 + 2.0**-20)))
+
+    read = {}
+
+    class Reads(keras.layers.Layer):  # a mixed_float16 layer's call autocasts variables
+        def call(self, x):
+            read["got"], read["want"] = read_variable(variable), keras_ops.convert_to_tensor(variable)
+            return x
+
+    Reads(dtype="mixed_float16")(keras_ops.ones((1,)))
+    want = keras.backend.standardize_dtype(read["want"].dtype)
+    assert keras.backend.standardize_dtype(read["got"].dtype) == want
+    assert want == "float16" or BACKEND == "tensorflow"  # TensorFlow reads the float32 value
+    np.testing.assert_array_equal(keras_ops.convert_to_numpy(read["got"]),
+                                  keras_ops.convert_to_numpy(read["want"]))
