@@ -243,6 +243,14 @@ def count_ids(ids, num_segments, shape=None):
 
     `shape`: the counts reshaped to it (its size `num_segments`).
     """
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        # One op: `DenseBincount` ignores ids past `size` (with XLA too), where
+        # `unsorted_segment_sum` would need a slice to drop them.
+        counts = tf.raw_ops.DenseBincount(input=ids, size=num_segments,
+                                          weights=tf.zeros((0,), "int32"), binary_output=False)
+        return counts if shape is None else ops.reshape(counts, shape)
     counts = _count_ids(ids, num_segments + 1)[:num_segments]
     return counts if shape is None else ops.reshape(counts, shape)
 

@@ -515,7 +515,9 @@ class ConfusionCounts(Directed, keras.metrics.Metric):
                     per_class = self._exact(self.per_class)
                 else:  # every count is exact in float64
                     per_class = _doublefloat.read_as(self.per_class, "float64")
-                return per_class[TP], per_class[PREDICTED], per_class[ACTUAL]
+                # One op (TensorFlow's Unpack, torch's unbind) instead of three slices.
+                rows = xp.unstack(per_class, axis=0) if xp is not HOST else per_class
+                return rows[TP], rows[PREDICTED], rows[ACTUAL]
             if xp is HOST:
                 confusion = self._exact(self.confusion)
             else:  # every count is exact in float64
@@ -587,9 +589,13 @@ class ConfusionCounts(Directed, keras.metrics.Metric):
         if used is None:
             used = xp.ones_like(values, dtype="bool")
         count = xp.sum(xp.cast(used, dtype))
-        none_used = xp.equal(count, 0.0)
         values = xp.where(used, values, 0.0)
-        mean = xp.sum(values) / xp.where(none_used, 1.0, count)
+        # A whole count: at least 1 where it is not 0, and no class used gives 0 / 1.
+        # (keras.ops.maximum(float64, 1.0) is float32 on JAX and torch: a tensor of ones.)
+        mean = xp.sum(values) / xp.maximum(count, xp.ones_like(count))
+        if weights is None and self._zero_division_value() == 0.0:
+            return mean
+        none_used = xp.equal(count, 0.0)
         if weights is not None:
             weights = xp.where(used, weights, 0.0)
             total = xp.sum(weights)
