@@ -589,7 +589,10 @@ class ConfusionCounts(Directed, keras.metrics.Metric):
         if used is None:
             used = xp.ones_like(values, dtype="bool")
         count = xp.sum(xp.cast(used, dtype))
-        values = xp.where(used, values, 0.0)
+        if self._zero_division_value() != 0.0 or weights is not None:
+            # Else a class left out (absent from y_true and y_pred) has no count: its
+            # score is already zero_division, 0.
+            values = xp.where(used, values, 0.0)
         # A whole count: at least 1 where it is not 0, and no class used gives 0 / 1.
         # (keras.ops.maximum(float64, 1.0) is float32 on JAX and torch: a tensor of ones.)
         mean = xp.sum(values) / xp.maximum(count, xp.ones_like(count))
