@@ -125,19 +125,13 @@ def add_counts(state, counts, failed=None):
     where True, the high part is NaN (see `confusion.accumulate`).
     """
     if counts_dtype() == "float64":
-        if keras.backend.backend() == "torch":
-            # torch widens mixed operands inside an op (no cast ops): 6 operations.
-            total = _sum_parts(state, "float64") + counts
-            if failed is not None:
-                total = ops.where(failed, math.nan, total)
-            hi = ops.cast(total, "float32")
-            return hi, ops.cast(total - hi, "float32")
-        counts = ops.cast(counts, "float64")
+        # torch widens mixed operands inside an op: no cast ops there (6 operations).
+        widen = keras.backend.backend() != "torch"
+        total = _sum_parts(state, "float64") + (ops.cast(counts, "float64") if widen else counts)
         if failed is not None:
-            counts = ops.where(failed, math.nan, counts)
-        total = _sum_parts(state, "float64") + counts
+            total = ops.where(failed, math.nan, total)
         hi = ops.cast(total, "float32")
-        return hi, ops.cast(total - ops.cast(hi, "float64"), "float32")
+        return hi, ops.cast(total - (ops.cast(hi, "float64") if widen else hi), "float32")
     hi, lo = _int32_to_pair(counts)
     if failed is not None:
         hi = ops.where(failed, math.nan, hi)

@@ -589,14 +589,16 @@ class ConfusionCounts(Directed, keras.metrics.Metric):
         if used is None:
             used = xp.ones_like(values, dtype="bool")
         count = xp.sum(xp.cast(used, dtype))
-        if self._zero_division_value() != 0.0 or weights is not None:
-            # Else a class left out (absent from y_true and y_pred) has no count: its
-            # score is already zero_division, 0.
+        zero_division = self._zero_division_value()
+        # Unweighted with zero_division 0: a class left out (absent from y_true and y_pred)
+        # has no count and its score is already 0, so nothing needs zeroing.
+        plain = weights is None and zero_division == 0.0
+        if not plain:
             values = xp.where(used, values, 0.0)
         # A whole count: at least 1 where it is not 0, and no class used gives 0 / 1.
         # (keras.ops.maximum(float64, 1.0) is float32 on JAX and torch: a tensor of ones.)
         mean = xp.sum(values) / xp.maximum(count, xp.ones_like(count))
-        if weights is None and self._zero_division_value() == 0.0:
+        if plain:
             return mean
         none_used = xp.equal(count, 0.0)
         if weights is not None:
@@ -605,9 +607,9 @@ class ConfusionCounts(Directed, keras.metrics.Metric):
             weighted = xp.sum(values * weights) / xp.where(total == 0.0, 1.0, total)
             # All weights zero: scikit-learn falls back to the unweighted mean.
             mean = xp.where(total == 0.0, mean, weighted)
-        if self._zero_division_value() == 0.0:
+        if zero_division == 0.0:
             return mean  # no class used: every value and weight is zeroed, the mean is 0 / 1
-        return xp.where(none_used, self._zero_division_value(), mean)
+        return xp.where(none_used, zero_division, mean)
 
     def _samples_average(self, which, xp=ops):
         if xp is HOST:
