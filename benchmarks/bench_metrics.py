@@ -9,7 +9,9 @@ too, as it is steadier than wall time on a shared machine. Setups alternate in
 one process (benchmarks.timing). TensorFlow runs with and without XLA
 (`jit_compile`), JAX compiled (its default), torch eagerly (its default).
 
-Setups: no metric; Keras' F1Score; kerasext's F1Score; kerasext's
+Setups: no metric; the floor (a metric that only sums the predictions into
+one variable: no counting, no checks, one log entry; every metric that reads
+`y_pred` pays at least this in `fit`); Keras' F1Score; kerasext's F1Score; kerasext's
 ClassificationReport with every entry in every step's logs
 (`per_class="every_step"`, 46 entries); the report with
 `per_class="epoch_end"` (2 entries per step, the other 44 written into the
@@ -47,6 +49,30 @@ from benchmarks.timing import Comparison, compare, machine_description  # noqa: 
 
 #: The state sizes reported, as numbers of classes.
 STATE_SIZES_FOR = (10, 1000)
+
+
+class PredictionSum(keras.metrics.Metric):
+    """The floor: one variable, `+= sum(y_pred)` a step, the variable as the result.
+
+    What any metric that reads the predictions costs in `fit` before it
+    counts or checks anything: the step waits for it, and its result is one
+    more log entry. Not a score: its result is the sum of every prediction
+    seen since the last `reset_state()`.
+    """
+
+    def __init__(self, name="prediction_sum", dtype=None):
+        super().__init__(name=name, dtype=dtype)
+        self.total = self.add_variable(shape=(), initializer="zeros", name="total")
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        self.total.assign_add(keras.ops.sum(keras.ops.cast(y_pred, self.dtype)))
+
+    def result(self):
+        return keras.ops.convert_to_tensor(self.total)
+
+
+#: The name of the floor setup in every table.
+FLOOR = "floor: a metric that only sums y_pred"
 
 
 class _EpochTimer(keras.callbacks.Callback):
@@ -92,6 +118,7 @@ def _candidates():
     epoch_end = kx.metrics.ClassificationReport(num_classes=10, per_class="epoch_end")
     return {
         "no metric": ([], []),
+        FLOOR: ([PredictionSum()], []),
         "keras.metrics.F1Score(average='macro')": (
             [keras.metrics.F1Score(average="macro")], []),
         "kx.metrics.F1Score(num_classes=10)": ([kx.metrics.F1Score(num_classes=10)], []),
@@ -167,6 +194,7 @@ def _metric_alone(jit_compile, repeats):
     y_pred = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
     metrics = {
         "no metric": None,
+        FLOOR: PredictionSum(),
         "keras.metrics.F1Score(average='macro')": keras.metrics.F1Score(average="macro"),
         "kx.metrics.F1Score(num_classes=10)": kx.metrics.F1Score(num_classes=10),
     }

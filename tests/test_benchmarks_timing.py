@@ -2,6 +2,9 @@
 
 import statistics
 
+import numpy as np
+import pytest
+
 from benchmarks.timing import compare
 
 
@@ -24,3 +27,22 @@ def test_compare_alternates_and_reports_medians():
     assert comparison.ratios["b"] == 2.0
     table = comparison.to_markdown()
     assert "| b | 4.0000 | 3 | 2.000 |" in table
+
+
+@pytest.mark.cross_backend
+def test_the_metrics_benchmark_floor_sums_every_prediction_in_fit():
+    # The floor every metric is compared with must read y_pred in every step of fit.
+    import keras
+
+    from benchmarks.bench_metrics import PredictionSum
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(10, 3)).astype("float32")
+    y = rng.normal(size=(10, 2)).astype("float32")
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
+    metric = PredictionSum()
+    model.compile(loss="mse", metrics=[metric])
+    logs = model.evaluate(x, y, batch_size=4, verbose=0, return_dict=True)
+    expected = np.sum(model.predict(x, verbose=0).astype("float64"))
+    assert logs["prediction_sum"] == pytest.approx(expected, rel=1e-5, abs=1e-5)
+    assert float(metric.result()) == pytest.approx(expected, rel=1e-5, abs=1e-5)

@@ -100,6 +100,16 @@ def _torch_functions():
             return torch.maximum(x1, x2)
         return keras_ops.maximum(x1, x2)
 
+    def unstack(x, num=None, axis=0):
+        if is_tensor(x) and num is None:
+            return torch.unbind(x, dim=axis)  # a tuple, as keras.ops.unstack's on torch
+        return keras_ops.unstack(x, num=num, axis=axis)
+
+    def ones_like(x, dtype=None):
+        if is_tensor(x) and dtype is None:
+            return torch.ones_like(x)
+        return keras_ops.ones_like(x, dtype=dtype)
+
     def argmax(x, axis=None):
         if is_tensor(x) and x.dtype.is_floating_point:
             return torch.argmax(x, dim=axis).to(torch.int32)
@@ -124,6 +134,8 @@ def _torch_functions():
         "where": where,
         "maximum": maximum,
         "argmax": argmax,
+        "unstack": unstack,
+        "ones_like": ones_like,
         "sum": reduction("sum", torch.sum),
         "any": reduction("any", torch.any),
         "concatenate": joined("concatenate", torch.cat),

@@ -21,7 +21,7 @@ pytestmark = pytest.mark.cross_backend
 BACKEND = keras.backend.backend()
 NAMES = ("convert_to_tensor", "cast", "reshape", "where", "maximum", "argmax", "sum", "any",
          "concatenate", "stack", "isnan", "floor", "logical_not", "logical_and", "logical_or",
-         "equal", "not_equal", "greater", "greater_equal", "less")
+         "equal", "not_equal", "greater", "greater_equal", "less", "unstack", "ones_like")
 
 
 def _t(values, dtype):
@@ -50,6 +50,8 @@ def _calls():
         ("logical_or", (b, c)), ("equal", (i, j)), ("equal", (f, 0.0)),
         ("not_equal", (i, 3)), ("greater", (f, 0.5)), ("greater_equal", (i, 0)),
         ("less", (i, 3)), ("less", (f, g)), ("equal", (i, f)),
+        ("unstack", (m,)), ("unstack", (m, None, 1)), ("unstack", (d, 4)), ("ones_like", (d,)),
+        ("ones_like", (i,)), ("ones_like", (b, "float32")),
     ]
 
 
@@ -58,10 +60,16 @@ def test_every_call_gives_keras_ops_result(call):
     name, args = _calls()[call]
     want = getattr(keras_ops, name)(*args)
     got = getattr(fast_ops, name)(*args)
-    assert keras.backend.standardize_dtype(got.dtype) == keras.backend.standardize_dtype(
-        want.dtype), (name, got.dtype, want.dtype)
-    np.testing.assert_array_equal(keras_ops.convert_to_numpy(got),
-                                  keras_ops.convert_to_numpy(want))
+    if name == "unstack":  # a sequence of tensors, of keras.ops' own type
+        assert type(got) is type(want) and len(got) == len(want), (name, got, want)
+    else:
+        got, want = [got], [want]
+    for got_part, want_part in zip(got, want):
+        assert keras.backend.standardize_dtype(got_part.dtype) == (
+            keras.backend.standardize_dtype(want_part.dtype)), (name, got_part.dtype,
+                                                                 want_part.dtype)
+        np.testing.assert_array_equal(keras_ops.convert_to_numpy(got_part),
+                                      keras_ops.convert_to_numpy(want_part))
 
 
 def test_torch_only_swaps_functions_and_still_reads_variables():
