@@ -30,8 +30,9 @@ def test_compare_alternates_and_reports_medians():
 
 
 @pytest.mark.cross_backend
-def test_the_metrics_benchmark_floor_sums_every_prediction_in_fit():
-    # The floor every metric is compared with must read y_pred in every step of fit.
+def test_the_metrics_benchmark_floor_sums_every_prediction_of_a_compiled_step():
+    # The floor every metric is compared with must read y_pred in every step Keras compiles
+    # (evaluate's test step runs the compiled metrics as fit's train step does).
     import keras
 
     from benchmarks.bench_metrics import PredictionSum
