@@ -249,6 +249,26 @@ def count_ids(ids, num_segments, shape=None):
     return counts if shape is None else ops.reshape(counts, shape)
 
 
+def counts_rows_at_once():
+    """Whether `count_rows` is one op on this backend (TensorFlow's 2-D `DenseBincount`)."""
+    return keras.backend.backend() == "tensorflow"
+
+
+def count_rows(rows, num_segments):
+    """int32 (len(rows), num_segments): row k counts the ids of `rows[k]` in [0, num_segments).
+
+    Each row is an int32 vector (all of one length); id `num_segments` is
+    dropped. TensorFlow only (`counts_rows_at_once`): one `DenseBincount` of
+    the stacked rows (with XLA too), where ids offset by row and
+    concatenated take two additions, a concatenation and a reshape more,
+    every step.
+    """
+    import tensorflow as tf
+
+    return tf.raw_ops.DenseBincount(input=tf.stack(rows), size=num_segments,
+                                    weights=tf.zeros((0,), "int32"), binary_output=False)
+
+
 def segment_sums(ids, num_segments, values=None, shape=None):
     """Per-segment sums as pairs (hi, lo) of shape (num_segments,).
 

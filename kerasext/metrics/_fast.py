@@ -110,6 +110,12 @@ def _torch_functions():
             return torch.ones_like(x)
         return keras_ops.ones_like(x, dtype=dtype)
 
+    def divide_no_nan(x1, x2):
+        # Two float tensors of one dtype: 0 where x2 is 0 (the quotient there is never kept).
+        if tensors(x1, x2) and x1.dtype == x2.dtype and x1.dtype.is_floating_point:
+            return torch.where(x2 == 0, 0.0, x1 / x2)
+        return keras_ops.divide_no_nan(x1, x2)
+
     def argmax(x, axis=None):
         if is_tensor(x) and x.dtype.is_floating_point:
             return torch.argmax(x, dim=axis).to(torch.int32)
@@ -133,6 +139,7 @@ def _torch_functions():
         "reshape": reshape,
         "where": where,
         "maximum": maximum,
+        "divide_no_nan": divide_no_nan,
         "argmax": argmax,
         "unstack": unstack,
         "ones_like": ones_like,

@@ -370,25 +370,34 @@ class ConfusionCounts(Directed, keras.metrics.Metric):
     def _update_per_class(self, batch, failed):
         """Adds the batch's (tp, predicted, actual) per class: 3 cells per position (and label)."""
         num_classes = self._num_classes
-        dropped = 3 * num_classes  # the cell of what is not counted
+        # Unweighted on TensorFlow, one op counts each of the three rows of cells by itself;
+        # otherwise the rows are offset into one range of 3 C cells.
+        by_row = batch.weight is None and _doublefloat.counts_rows_at_once()
+        dropped = num_classes if by_row else 3 * num_classes  # the cell of what is not counted
+        offsets = (0, 0) if by_row else (num_classes, 2 * num_classes)
         valid = batch.valid
         if self._task == "multilabel":
             label = ops.arange(num_classes, dtype="int32")
             true, pred = batch.true, batch.pred
             tp = ops.where(ops.logical_and(true, pred), label, dropped)
-            predicted = ops.where(pred, label + num_classes, dropped)
-            actual = ops.where(true, label + 2 * num_classes, dropped)
+            predicted = ops.where(pred, label + offsets[0] if offsets[0] else label, dropped)
+            actual = ops.where(true, label + offsets[1] if offsets[1] else label, dropped)
             if valid is not None:
                 valid = ops.expand_dims(valid, -1)
         else:
             true, pred = batch.true, batch.pred
             tp = ops.where(ops.equal(true, pred), true, dropped)
-            predicted = pred + num_classes
-            actual = true + 2 * num_classes
+            predicted = pred + offsets[0] if offsets[0] else pred
+            actual = true + offsets[1] if offsets[1] else true
         if valid is not None:
             # Skipped positions (ids out of range, ignore_class, mask) go to the dropped cell.
             tp, predicted, actual = (ops.where(valid, cells, dropped)
                                      for cells in (tp, predicted, actual))
+        if by_row:
+            counts = _doublefloat.count_rows(
+                [_inputs.flat(c) for c in (tp, predicted, actual)], num_classes)
+            accumulate(self.per_class, counts, failed, whole=True)
+            return
         cells = ops.concatenate([_inputs.flat(c) for c in (tp, predicted, actual)])
         weights = None
         if batch.weight is not None:
@@ -484,6 +493,8 @@ class ConfusionCounts(Directed, keras.metrics.Metric):
 
     def _divide(self, numerator, denominator, xp=ops):
         """numerator / denominator, with `zero_division` where the denominator is 0."""
+        if xp is ops and self._zero_division_value() == 0.0:
+            return ops.divide_no_nan(numerator, denominator)  # one op (TensorFlow's DivNoNan)
         zero = xp.equal(denominator, 0.0)
         return xp.where(zero, self._zero_division_value(),
                         numerator / xp.where(zero, 1.0, denominator))
@@ -595,9 +606,12 @@ class ConfusionCounts(Directed, keras.metrics.Metric):
         plain = weights is None and zero_division == 0.0
         if not plain:
             values = xp.where(used, values, 0.0)
-        # A whole count: at least 1 where it is not 0, and no class used gives 0 / 1.
-        # (keras.ops.maximum(float64, 1.0) is float32 on JAX and torch: a tensor of ones.)
-        mean = xp.sum(values) / xp.maximum(count, xp.ones_like(count))
+        # No class used gives 0 (every value is then 0, or zeroed): one op on device
+        # (TensorFlow's DivNoNan); on the host a whole count of at least 1.
+        if xp is ops:
+            mean = ops.divide_no_nan(ops.sum(values), count)
+        else:
+            mean = xp.sum(values) / xp.maximum(count, 1.0)
         if plain:
             return mean
         none_used = xp.equal(count, 0.0)

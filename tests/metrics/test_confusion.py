@@ -319,6 +319,36 @@ def test_counts_are_exact_inside_a_compiled_evaluate(rng):
     np.testing.assert_allclose(metric.exact_counts(), expected, rtol=1e-12)
 
 
+@pytest.mark.parametrize("task", ["multiclass", "multilabel"])
+def test_unweighted_class_counts_inside_a_compiled_evaluate(rng, task):
+    # The unweighted O(C) update (on TensorFlow one DenseBincount of three rows of ids, the
+    # skipped ones dropped), compiled: XLA on TensorFlow and JAX; torch evaluates eagerly.
+    n, num_classes = 300, 4
+    scores = rng.random((n, num_classes)).astype("float32")
+    if task == "multilabel":
+        y = (rng.random((n, num_classes)) < 0.4).astype("int32")
+        pred = (scores > 0.5).astype("int32")
+        tp, predicted, actual = (y & pred).sum(0), pred.sum(0), y.sum(0)
+        metric = M.F1Score(task="multilabel", num_classes=num_classes, average=None)
+        reference = f1_score(y, pred, average=None, zero_division=0)
+    else:
+        y = rng.integers(0, num_classes, n)
+        pred = scores.argmax(-1)
+        kept = y != 3  # ignore_class=3: those positions count nowhere
+        count = np.bincount
+        tp = count(y[kept][pred[kept] == y[kept]], minlength=num_classes)
+        predicted, actual = (count(v[kept], minlength=num_classes) for v in (pred, y))
+        metric = M.F1Score(num_classes=num_classes, average=None, ignore_class=3)
+        reference = f1_score(y[kept], pred[kept], labels=range(num_classes), average=None,
+                             zero_division=0)
+    model = conformance._identity_model(scores)
+    model.compile(loss=conformance.ZeroLoss(), metrics=[metric], jit_compile=BACKEND != "torch")
+    logs = model.evaluate(scores, y, batch_size=100, verbose=0, return_dict=True)
+    assert metric.exact_counts("int64").tolist() == [tp.tolist(), predicted.tolist(),
+                                                     actual.tolist()]
+    np.testing.assert_allclose(np.asarray(logs[metric.name]), reference, rtol=1e-6)
+
+
 @pytest.mark.tensorflow_only("tf.distribute is TensorFlow-only")
 def test_replica_counts_are_added_exactly_under_mirrored_strategy():
     # Replica 1 sees 2**30 + 1 in cell (0, 0), replica 2 sees 2: a float32 sum of the replicas'
